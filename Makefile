@@ -1,0 +1,15 @@
+.PHONY: run test setup bench lint editor
+run:            ## set everything up and run the app on http://127.0.0.1:8000
+	scripts/run.sh
+setup:          ## install what the app needs (idempotent)
+	scripts/setup.sh
+test:           ## set everything up for the tests and run the whole suite
+	scripts/setup.sh --test
+	.venv/bin/python -m pytest
+bench:          ## compile-time and end-to-end benchmarks (medians)
+	scripts/setup.sh
+	.venv/bin/python -m tests.bench
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+editor:         ## rebuild the CodeMirror bundle (needs npm; the built file is committed)
+	cd static/editor-src && npm ci && npm run build

@@ -1,0 +1,76 @@
+"""A Compilation is content-addressed: its id is derived from everything that decides
+its result (files, Go version, GOARCH, language version, diagnostic groups, engine
+version), so the same input always gets the same permalink and is compiled once."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import timedelta
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+# Bump when the engine's output for the same input changes (parser, flags): new ids.
+ENGINE_VERSION = "1"
+
+
+def compilation_key(source: str, go: str, goarch: str, lang: str, groups: tuple[str, ...]) -> str:
+    payload = json.dumps(
+        {"source": source, "go": go, "goarch": goarch, "lang": lang, "groups": sorted(groups), "engine": ENGINE_VERSION},
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(payload.encode("utf-8")).digest()
+    return base64.b32encode(digest).decode("ascii")[:16].lower()
+
+
+class Compilation(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"  # the engine produced an analysis (which may hold compile errors)
+        FAILED = "failed"  # no analysis: limit hit, or an internal error; may be retried
+
+    STALE_AFTER = timedelta(minutes=3)
+
+    id = models.CharField(primary_key=True, max_length=16, editable=False)
+    source = models.TextField()  # one file, or a txtar of several
+    go = models.CharField(max_length=16)
+    goarch = models.CharField(max_length=16)
+    lang = models.CharField(max_length=16)
+    groups = models.CharField(max_length=128)  # comma-separated diagnostic groups
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    analysis = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)  # user-facing reason when failed
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} go{self.go}/{self.goarch} {self.status}"
+
+    @property
+    def group_list(self) -> tuple[str, ...]:
+        return tuple(g for g in self.groups.split(",") if g)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    def needs_work(self) -> bool:
+        """Failed, or stuck in the queue (a worker died): compile it (again)."""
+        if self.status == self.Status.FAILED:
+            return True
+        if self.status in (self.Status.QUEUED, self.Status.RUNNING):
+            return timezone.now() - self.created > self.STALE_AFTER and (
+                self.started is None or timezone.now() - self.started > self.STALE_AFTER
+            )
+        return False
+
+    def get_absolute_url(self) -> str:
+        return reverse("permalink", args=[self.id])

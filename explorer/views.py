@@ -1,0 +1,150 @@
+"""Pages: the playground, the permalink /s/<id> and their htmx fragments.
+
+Template context contract (templates/ and static/ rely on these names):
+
+playground.html
+    toolchains      list of {"version", "goarches", "lang"} (newest first)
+    lang_choices    list of "go1.N" strings, newest first
+    groups          list of (group, checked) pairs for the diagnostic groups
+    examples        list of explorer.examples.Example (slug, title, shows, lang, source)
+    form            {"source", "go", "goarch", "lang"}: the values to show in the controls
+    compilation     a Compilation or None (the permalink page)
+    view            render.build_view(...) or None
+    read_only       True on the permalink page
+    error           a message for the user, or ""
+partials/result.html   compilation, view, error   (a finished result or an input error)
+partials/pending.html  compilation, elapsed        (polls /s/<id>/result with htmx)
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from worker import compiler
+from worker.inputs import InvalidInput, decode_source, join_files, split_files
+
+from . import submissions
+from .examples import load_examples
+from .models import Compilation
+from .render import build_view
+
+
+def _form_defaults() -> dict:
+    examples = load_examples()
+    first = examples[0] if examples else None
+    toolchains = submissions.available_toolchains()
+    return {
+        "source": first.source if first else "package main\n\nfunc main() {}\n",
+        "go": toolchains[0]["version"] if toolchains else "",
+        "goarch": "amd64",
+        "lang": "",
+    }
+
+
+def _page_context(form: dict, compilation: Compilation | None = None, **extra) -> dict:
+    chosen = set(compilation.group_list) if compilation else set(compiler.DIAGNOSTIC_GROUPS)
+    context = {
+        "toolchains": submissions.available_toolchains(),
+        "lang_choices": submissions.lang_choices(),
+        "groups": [(g, g in chosen) for g in compiler.DIAGNOSTIC_GROUPS],
+        "examples": load_examples(),
+        "form": form,
+        "compilation": compilation,
+        "view": None,
+        "read_only": False,
+        "error": "",
+    }
+    if compilation is not None and compilation.is_finished:
+        context["view"] = build_view(compilation.analysis, _files(compilation))
+    context.update(extra)
+    return context
+
+
+def _files(comp: Compilation):
+    try:
+        return split_files(comp.source)
+    except InvalidInput:
+        return []
+
+
+@require_GET
+def playground(request: HttpRequest) -> HttpResponse:
+    form = _form_defaults()
+    copy_of = request.GET.get("copy")
+    if copy_of:
+        comp = Compilation.objects.filter(pk=copy_of).first()
+        if comp:
+            form = {"source": comp.source, "go": comp.go, "goarch": comp.goarch, "lang": comp.lang}
+    return render(request, "playground.html", _page_context(form))
+
+
+@require_POST
+def compile_view(request: HttpRequest) -> HttpResponse:
+    source = request.POST.get("source", "")
+    form = {
+        "source": source,
+        "go": request.POST.get("go", ""),
+        "goarch": request.POST.get("goarch", "amd64"),
+        "lang": request.POST.get("lang", ""),
+    }
+    groups = request.POST.getlist("groups") or None
+    is_htmx = request.headers.get("HX-Request") == "true"
+    try:
+        comp = submissions.submit(source, form["go"], form["goarch"], form["lang"], groups)
+    except (InvalidInput, submissions.ServiceBusy) as exc:
+        status = 503 if isinstance(exc, submissions.ServiceBusy) else 200
+        if is_htmx:
+            return render(request, "partials/result.html", {"compilation": None, "view": None, "error": str(exc)}, status=status)
+        return render(request, "playground.html", _page_context(form, error=str(exc)), status=400 if status == 200 else status)
+    if not is_htmx:
+        return redirect(comp)
+    comp = submissions.wait_for(comp)
+    response = _result_fragment(request, comp)
+    response["HX-Push-Url"] = comp.get_absolute_url()
+    return response
+
+
+def _result_fragment(request: HttpRequest, comp: Compilation) -> HttpResponse:
+    if not comp.is_finished:
+        elapsed = (timezone.now() - comp.created).total_seconds()
+        return render(request, "partials/pending.html", {"compilation": comp, "elapsed": elapsed})
+    view = build_view(comp.analysis, _files(comp))
+    return render(request, "partials/result.html", {"compilation": comp, "view": view, "error": comp.error})
+
+
+@require_GET
+def permalink(request: HttpRequest, compilation_id: str) -> HttpResponse:
+    comp = get_object_or_404(Compilation, pk=compilation_id)
+    if comp.needs_work():
+        try:
+            comp = submissions.submit(comp.source, comp.go, comp.goarch, comp.lang, list(comp.group_list))
+        except (InvalidInput, submissions.ServiceBusy):
+            pass
+    form = {"source": comp.source, "go": comp.go, "goarch": comp.goarch, "lang": comp.lang}
+    return render(request, "playground.html", _page_context(form, comp, read_only=True))
+
+
+@require_GET
+def result_fragment(request: HttpRequest, compilation_id: str) -> HttpResponse:
+    comp = get_object_or_404(Compilation, pk=compilation_id)
+    return _result_fragment(request, comp)
+
+
+@require_GET
+def raw_output(request: HttpRequest, compilation_id: str) -> HttpResponse:
+    comp = get_object_or_404(Compilation, pk=compilation_id)
+    text = (comp.analysis or {}).get("raw_output", "") or comp.error
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
+
+
+@require_POST
+def format_view(request: HttpRequest) -> HttpResponse:
+    try:
+        files = split_files(decode_source(request.POST.get("source", "")))
+        formatted = compiler.format_source(files, request.POST.get("go") or None)
+    except InvalidInput as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    return HttpResponse(join_files(formatted), content_type="text/plain; charset=utf-8")

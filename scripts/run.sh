@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the whole app locally: Redis (unless one answers at REDIS_URL), one Celery
+# worker, and the web server on http://${HOST:-127.0.0.1}:${PORT:-8000}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
+mkdir -p var
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+if ! .venv/bin/python -c "import redis,os,sys; redis.Redis.from_url(os.environ['REDIS_URL'], socket_connect_timeout=1).ping()" 2>/dev/null; then
+  redis_port=$(.venv/bin/python -c "import urllib.parse,os; print(urllib.parse.urlparse(os.environ['REDIS_URL']).port or 6379)")
+  echo "==> starting redis-server on port $redis_port"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir var --logfile var/redis.log &
+  pids+=($!)
+  for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+echo "==> starting the Celery worker (log: var/worker.log)"
+.venv/bin/celery -A explorer worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-2}" >var/worker.log 2>&1 &
+pids+=($!)
+
+echo "==> Escape Explorer is at http://$HOST:$PORT/"
+.venv/bin/gunicorn explorer.wsgi --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-3}" --threads 4 --access-logfile - &
+pids+=($!)
+wait -n

@@ -1,0 +1,99 @@
+"""End to end through the HTTP API: real Redis, real Celery worker, real Go compiler."""
+
+import pytest
+
+from tests.http import compile_and_wait, request
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PROGRAM = """package main
+
+type T struct{ a, b int }
+
+func newT() *T {
+	t := T{1, 2}
+	return &t
+}
+
+var sink *T
+
+func store(p *T) { sink = p }
+
+func main() {
+	store(newT())
+}
+"""
+
+
+def test_compile_through_the_api_shows_escape_flow_barriers_and_assembly(live_server_url):
+    result = compile_and_wait(live_server_url, {"source": PROGRAM})
+    assert result["status"] == "done", result["errors"]
+    assert result["go"] == "1.27.3" and result["goarch"] == "amd64"
+    moved = [d for d in result["diagnostics"] if d["kind"] == "moved-to-heap" and d["line"] == 6]
+    assert moved and moved[0]["message"] == "moved to heap: t"
+    assert moved[0]["flow"], "the heap decision carries its -m=2 flow"
+    assert {s["line"] for s in moved[0]["flow"]} >= {7}
+    assert any(d["kind"] == "write-barrier" and d["line"] == 12 for d in result["diagnostics"])
+    assert any(d["kind"] == "can-inline" and "newT" in d["message"] for d in result["diagnostics"])
+    names = [f["name"] for f in result["functions"]]
+    assert "main.newT" in names
+    new_t = next(f for f in result["functions"] if f["name"] == "main.newT")
+    assert any(a["line"] == 6 for a in new_t["asm"])
+    assert result["url"].endswith(f"/s/{result['id']}")
+
+
+def test_same_input_gives_the_same_id_and_is_not_compiled_twice(live_server_url):
+    first = compile_and_wait(live_server_url, {"source": PROGRAM})
+    status, again = request("POST", f"{live_server_url}/api/v1/compile", {"source": PROGRAM})
+    assert status == 200 and again["id"] == first["id"] and again["status"] == "done"
+    _, other = request("POST", f"{live_server_url}/api/v1/compile", {"source": PROGRAM, "goarch": "arm64"})
+    assert other["id"] != first["id"]
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        ("", "empty"),
+        ("   \n\t\n", "empty"),
+        ("package main\n//" + "x" * (256 * 1024) + "\n", "limit is 256 KiB"),
+        ("package main\n\x00\x01\x02", "NUL byte"),
+    ],
+)
+def test_bad_input_gets_a_clear_message_and_stores_nothing(live_server_url, source, fragment):
+    from explorer.models import Compilation
+
+    status, body = request("POST", f"{live_server_url}/api/v1/compile", {"source": source})
+    assert status == 400
+    assert fragment in body["error"]
+    assert Compilation.objects.count() == 0
+
+
+def test_unknown_go_version_and_goarch_are_refused(live_server_url):
+    status, body = request("POST", f"{live_server_url}/api/v1/compile", {"source": PROGRAM, "go": "1.2.3"})
+    assert status == 400 and "Go 1.2.3 is not installed" in body["error"]
+    status, body = request("POST", f"{live_server_url}/api/v1/compile", {"source": PROGRAM, "goarch": "sparc"})
+    assert status == 400 and "sparc" in body["error"]
+
+
+def test_unknown_import_is_named(live_server_url):
+    src = 'package main\n\nimport "github.com/evil/pkg"\n\nfunc main() { pkg.Do() }\n'
+    result = compile_and_wait(live_server_url, {"source": src})
+    assert result["status"] == "done" and result["result"] == "compile-error"
+    assert any("github.com/evil/pkg" in e and "standard library" in e for e in result["errors"])
+    assert result["diagnostics"][0]["line"] == 3
+
+
+def test_type_error_is_reported_at_its_line(live_server_url):
+    src = "package main\n\nfunc main() {\n\tx := 1\n\ty = x\n}\n"
+    result = compile_and_wait(live_server_url, {"source": src})
+    assert result["result"] == "compile-error"
+    assert any(e.startswith("main.go:5:2:") and "undefined: y" in e for e in result["errors"])
+
+
+def test_hostile_strings_come_back_escaped_in_the_page(live_server_url):
+    src = 'package main\n\nfunc main() {\n\tvar s = "<script>alert(1)</script>"\n\t_ = undefinedThing(s) // </td><img src=x onerror=alert(2)>\n}\n'
+    result = compile_and_wait(live_server_url, {"source": src})
+    status, page = request("GET", result["url"])
+    assert status == 200 and isinstance(page, str)
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)" in page or "&lt;script&gt;" in page

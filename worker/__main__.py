@@ -1,0 +1,52 @@
+"""python -m worker path/to/file.go [--go 1.27.3] [--goarch amd64] [--lang go1.22]
+
+The engine's own front door: prints the analysis as JSON, without Django, Redis or a
+database. A txtar file (-- name.go -- sections) or several .go files of one package
+may be given. Exit status: 0 compiled, 1 compile error or limit, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .analysis import SourceFile
+from .compiler import DIAGNOSTIC_GROUPS, CompileRequest, compile_request
+from .inputs import InvalidInput, decode_source, split_files
+
+
+def read_files(paths: list[str]) -> list[SourceFile]:
+    if len(paths) == 1 and paths[0] == "-":
+        return split_files(decode_source(sys.stdin.buffer.read()))
+    if len(paths) == 1:
+        return split_files(decode_source(Path(paths[0]).read_bytes()))
+    files = []
+    for p in paths:
+        files.append(SourceFile(Path(p).name, decode_source(Path(p).read_bytes())))
+    return files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker", description="Analyse Go code with the compiler; print JSON.")
+    parser.add_argument("paths", nargs="+", help="a .go file, a txtar archive, several .go files, or - for stdin")
+    parser.add_argument("--go", help="toolchain version (default: newest installed)")
+    parser.add_argument("--goarch", default="amd64")
+    parser.add_argument("--lang", help="language version, e.g. go1.21 (default: the toolchain's own)")
+    parser.add_argument("--groups", help=f"comma-separated subset of {','.join(DIAGNOSTIC_GROUPS)}")
+    parser.add_argument("--indent", type=int, default=2)
+    args = parser.parse_args(argv)
+    try:
+        files = read_files(args.paths)
+        groups = tuple(args.groups.split(",")) if args.groups else DIAGNOSTIC_GROUPS
+        analysis = compile_request(CompileRequest(files, go=args.go, goarch=args.goarch, lang=args.lang, groups=groups))
+    except (InvalidInput, OSError) as exc:
+        print(json.dumps({"status": "invalid-input", "errors": [str(exc)]}, indent=args.indent))
+        return 2
+    print(json.dumps(analysis.to_dict(), indent=args.indent, ensure_ascii=False))
+    return 0 if analysis.status == "ok" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""The typed result of one compilation: what the compiler decided, per source position.
+
+Everything here is plain data (dataclasses) so the engine runs without Django and the
+result round-trips through JSON (``Analysis.to_dict`` / ``Analysis.from_dict``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# The documented list of diagnostic kinds (docs/API.md mirrors it).
+KINDS: dict[str, str] = {
+    "moved-to-heap": "A variable was moved to the heap (moved to heap: x).",
+    "escapes-to-heap": "A value escapes to the heap (… escapes to heap).",
+    "does-not-escape": "A value stays on the stack (… does not escape).",
+    "leaking-param": "A parameter leaks to the heap or to a result (leaking param: p …).",
+    "escape-flow": "An escape explanation (-m=2 header with its flow) not matched to a decision.",
+    "closure-capture": "A closure captures a variable by value or by reference.",
+    "can-inline": "A function can be inlined (with its cost).",
+    "cannot-inline": "A function cannot be inlined (with the reason).",
+    "inlining-call": "A call was inlined at this site.",
+    "devirtualized": "An interface call was devirtualized.",
+    "write-barrier": "A pointer store that needs a GC write barrier (-d=wb).",
+    "bounds-check": "A bounds check the compiler kept (Found IsInBounds / IsSliceInBounds).",
+    "nil-check": "A nil check the compiler kept (-d=nil).",
+    "loop-var": "A loop variable: per-iteration, heap- or stack-allocated (-d=loopvar).",
+    "large-copy": "A large value copy.",
+    "heap-alloc-call": "A heap-allocating runtime call in the assembly (runtime.newobject, …).",
+    "error": "A compile error (syntax, type, import).",
+    "other": "A line the parser does not classify; shown verbatim, never dropped.",
+}
+
+HEAP_KINDS = frozenset({"moved-to-heap", "escapes-to-heap", "heap-alloc-call"})
+
+
+@dataclass
+class FlowStep:
+    """One line of the `-m=2` explanation under a decision.
+
+    ``message`` is the compiler's text without its position prefix and indentation,
+    e.g. ``flow: ~r0 ← &t:`` or ``from &t (address-of) at main.go:9:9``. The position
+    is the step's own: for a ``from … at F:L:C`` line it is F:L:C; for a ``flow:`` line
+    it is the position printed at the start of that line.
+    """
+
+    file: str
+    line: int
+    column: int
+    message: str
+    depth: int = 0  # indentation level: 1 for "flow:", 2 for "from … at …"
+
+
+@dataclass
+class Diagnostic:
+    file: str  # file name as the user gave it (e.g. "main.go"), never a sandbox path
+    line: int
+    column: int
+    kind: str  # one of KINDS
+    message: str  # the compiler's own text, verbatim (positions rewritten to user file names)
+    function: str = ""  # enclosing function (e.g. "main.newT"), when known
+    flow: list[FlowStep] = field(default_factory=list)
+    explanation: str = ""  # the -m=2 header this decision's flow came with, e.g. "t escapes to heap in newT:"
+    inlined_from: str = ""  # function whose inlined body produced this, when known
+    details: dict[str, Any] = field(default_factory=dict)  # parsed extras: cost, reason, variable, …
+
+
+@dataclass
+class AsmLine:
+    pc: int  # offset within the function
+    file: str  # source file of the instruction (user file name, or GOROOT-relative path)
+    line: int  # source line in the user's file the instruction is attributed to (0 if none)
+    text: str  # the instruction, e.g. "CALL\truntime.newobject(SB)"
+    inlined_from: str = ""  # function the instruction came from when inlined (innermost)
+    heap_alloc: bool = False  # a heap-allocating runtime call
+    write_barrier: bool = False
+    # inlined calls the instruction is inside, outermost (the call in the user's code) first;
+    # inline_chain[-1] == inlined_from
+    inline_chain: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Function:
+    name: str  # e.g. "main.newT"
+    file: str = ""
+    line: int = 0  # line of the TEXT directive (the func declaration)
+    frame_size: int = 0  # locals, bytes
+    args_size: int = 0
+    size: int = 0  # code size in bytes
+    asm: list[AsmLine] = field(default_factory=list)
+
+
+@dataclass
+class SourceFile:
+    name: str
+    text: str
+
+
+@dataclass
+class Timings:
+    queued_ms: float = 0.0
+    compile_ms: float = 0.0  # wall time of the sandboxed compiler run
+    parse_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+@dataclass
+class Analysis:
+    go: str  # toolchain version, e.g. "1.27.3"
+    goarch: str
+    lang: str  # language version used, e.g. "go1.27"
+    files: list[SourceFile] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # user-facing errors (compile errors, limits hit)
+    status: str = "ok"  # ok | compile-error | invalid-input | limit | internal-error
+    toolchain: str = ""  # full `go version` string
+    timings: Timings = field(default_factory=Timings)
+    raw_output: str = ""  # the compiler's combined stdout/stderr (sandbox paths rewritten)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Analysis:
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs["files"] = [SourceFile(**f) for f in data.get("files", [])]
+        kwargs["diagnostics"] = [
+            Diagnostic(**{**d, "flow": [FlowStep(**s) for s in d.get("flow", [])]})
+            for d in data.get("diagnostics", [])
+        ]
+        kwargs["functions"] = [
+            Function(**{**f, "asm": [AsmLine(**a) for a in f.get("asm", [])]})
+            for f in data.get("functions", [])
+        ]
+        kwargs["timings"] = Timings(**data.get("timings", {}))
+        return cls(**kwargs)

@@ -1,0 +1,216 @@
+"""A compile request -> the compiler's argv -> one sandboxed run -> an :class:`Analysis`.
+
+The compiler (``$GOROOT/pkg/tool/linux_amd64/compile``) is called directly with the
+importcfg of the prepared standard library: one run prints every diagnostic and the
+assembly on one stream. ``go build`` is never used per request.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import sandbox, toolchains
+from .analysis import Analysis, Diagnostic, SourceFile, Timings
+from .inputs import InvalidInput, find_imports, package_name
+from .parse import parse_compiler_output
+
+LANG_RE = re.compile(r"^go1\.(\d+)$")
+# Diagnostic groups a user can switch off; all on by default.
+DIAGNOSTIC_GROUPS = ("escape", "inline", "wb", "bce", "nil", "loopvar", "asm")
+LIMIT_MESSAGES = {
+    "time": "The compiler ran past its time limit ({seconds:g} s) and was stopped.",
+    "cpu": "The compiler used up its CPU-time limit and was stopped.",
+    "memory": "The compiler ran out of its memory limit and was stopped.",
+    "output": "The compiler printed more than {output_mib} MiB and was stopped.",
+    "file": "The compiler tried to write more than the file-size limit and was stopped.",
+}
+
+
+@dataclass
+class CompileRequest:
+    files: list[SourceFile]
+    go: str | None = None  # toolchain version; None = newest installed
+    goarch: str = "amd64"
+    lang: str | None = None  # e.g. "go1.21"; None = the toolchain's own
+    groups: tuple[str, ...] = DIAGNOSTIC_GROUPS
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+
+
+def resolve_toolchain(go: str | None, goarch: str) -> toolchains.Toolchain:
+    tc = toolchains.get(go)
+    if tc is None:
+        have = ", ".join(t.version for t in toolchains.installed()) or "none"
+        if go is None:
+            raise InvalidInput("No Go toolchain is installed on this server (python -m worker.toolchains install).")
+        raise InvalidInput(f"Go {go} is not installed here. Installed: {have}.")
+    if goarch not in tc.goarches():
+        raise InvalidInput(
+            f"GOARCH {goarch!r} is not prepared for Go {tc.version}. Available: {', '.join(tc.goarches())}."
+        )
+    return tc
+
+
+def resolve_lang(tc: toolchains.Toolchain, lang: str | None) -> str:
+    if not lang:
+        return tc.lang
+    m = LANG_RE.match(lang)
+    if not m:
+        raise InvalidInput(f"Language version {lang!r} is not of the form go1.N (for example go1.22).")
+    if not 2 <= int(m.group(1)) <= tc.minor:
+        raise InvalidInput(f"Language version {lang} is not supported by Go {tc.version} (go1.2 … {tc.lang}).")
+    return lang
+
+
+def debug_flags(tc: toolchains.Toolchain, groups: tuple[str, ...]) -> list[str]:
+    """The -d=… debug settings for the chosen diagnostic groups."""
+    settings = []
+    if "wb" in groups:
+        settings.append("wb=1")
+    if "bce" in groups:
+        settings.append("ssa/check_bce/debug=1")
+    if "nil" in groups:
+        settings.append("nil=1")
+    if "loopvar" in groups and tc.minor >= 21:
+        settings.append("loopvar=2")
+    return [f"-d={','.join(settings)}"] if settings else []
+
+
+def compiler_argv(tc: toolchains.Toolchain, req: CompileRequest, lang: str, workdir: Path) -> list[str]:
+    argv = [
+        str(tc.compile),
+        "-p", package_name(req.files),
+        "-importcfg", str(tc.importcfg(req.goarch)),
+        "-lang", lang,
+        "-trimpath", f"{workdir}=>",
+        "-o", "/tmp/out.o",
+        "-c", "1",
+        "-nolocalimports",
+        "-pack",
+    ]
+    if "escape" in req.groups or "inline" in req.groups:
+        argv.append("-m=2")
+    argv += debug_flags(tc, req.groups)
+    if "asm" in req.groups:
+        argv.append("-S=2")
+    argv += [f.name for f in req.files]
+    return argv
+
+
+def check_imports(tc: toolchains.Toolchain, req: CompileRequest) -> list[Diagnostic]:
+    """Imports outside the standard library, as error diagnostics naming them."""
+    std = tc.std_packages(req.goarch)
+    errors = []
+    for site in find_imports(req.files):
+        path = site.path
+        if path == "unsafe":
+            continue
+        if path == "C":
+            why = 'cgo (import "C") is not available: the sandbox compiles with CGO_ENABLED=0.'
+        elif path in std and "internal" not in path.split("/") and not path.startswith("vendor/"):
+            continue
+        elif path in std:
+            why = f'package "{path}" is internal to the standard library and cannot be imported.'
+        else:
+            why = (
+                f'package "{path}" is not in the standard library of Go {tc.version}: '
+                "only standard library packages can be imported here."
+            )
+        errors.append(Diagnostic(site.file, site.line, site.column, "error", why))
+    return errors
+
+
+def compile_request(req: CompileRequest) -> Analysis:
+    """Compile and analyse. User errors come back in ``Analysis.status``/``errors``."""
+    started = time.perf_counter()
+    tc = resolve_toolchain(req.go, req.goarch)
+    lang = resolve_lang(tc, req.lang)
+    analysis = Analysis(go=tc.version, goarch=req.goarch, lang=lang, files=req.files, toolchain=f"go{tc.version}")
+    import_errors = check_imports(tc, req)
+    if import_errors:
+        analysis.status = "compile-error"
+        analysis.diagnostics = import_errors
+        analysis.errors = [f"{d.file}:{d.line}:{d.column}: {d.message}" for d in import_errors]
+        analysis.timings.total_ms = (time.perf_counter() - started) * 1000
+        return analysis
+
+    workdir = Path(tempfile.mkdtemp(prefix="ee-src-"))
+    try:
+        for f in req.files:
+            (workdir / f.name).write_text(f.text, encoding="utf-8")
+        result = sandbox.run(
+            compiler_argv(tc, req, lang, workdir),
+            env={
+                "GOROOT": str(tc.goroot),
+                "GOARCH": req.goarch,
+                "GOOS": "js" if req.goarch == "wasm" else "linux",
+                "CGO_ENABLED": "0",
+                "GOMAXPROCS": "1",
+            },
+            ro_paths=[tc.root],
+            input_dir=workdir,
+            cwd=str(workdir),
+            limits=req.limits,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    analysis.timings.compile_ms = result.wall_ms
+    output = _rewrite_paths(result.stdout + result.stderr, workdir)
+    analysis.raw_output = output
+    parse_start = time.perf_counter()
+    if result.limit:
+        analysis.status = "limit"
+        analysis.errors = [
+            LIMIT_MESSAGES[result.limit].format(
+                seconds=req.limits.wall_seconds, output_mib=req.limits.output_bytes // 1024**2
+            )
+        ]
+        analysis.raw_output = output[-20000:]
+    else:
+        parsed = parse_compiler_output(
+            output, [f.name for f in req.files], exit_code=result.returncode, package=package_name(req.files)
+        )
+        analysis.diagnostics = parsed.diagnostics
+        analysis.functions = parsed.functions
+        analysis.errors = parsed.errors
+        if result.returncode != 0:
+            analysis.status = "compile-error"
+            if not analysis.errors:
+                analysis.errors = [line for line in output.splitlines() if line.strip()][:50] or [
+                    f"The compiler failed (exit status {result.returncode}) without a message."
+                ]
+    analysis.timings.parse_ms = (time.perf_counter() - parse_start) * 1000
+    analysis.timings.total_ms = (time.perf_counter() - started) * 1000
+    return analysis
+
+
+def _rewrite_paths(text: str, workdir: Path) -> str:
+    """Positions outside -trimpath's reach (rare) still must not show sandbox paths."""
+    return text.replace(f"{workdir}/", "")
+
+
+def format_source(files: list[SourceFile], go: str | None = None) -> list[SourceFile]:
+    """gofmt of the chosen toolchain, in the sandbox. Raises InvalidInput on syntax errors."""
+    tc = toolchains.get(go)
+    if tc is None:
+        raise InvalidInput(f"Go {go} is not installed here.")
+    formatted = []
+    for f in files:
+        result = sandbox.run(
+            [str(tc.gofmt)],
+            env={"GOROOT": str(tc.goroot)},
+            ro_paths=[tc.root],
+            stdin=f.text.encode("utf-8"),
+            limits=sandbox.Limits(wall_seconds=10),
+        )
+        if result.limit:
+            raise InvalidInput("gofmt ran past its limits and was stopped.")
+        if result.returncode != 0:
+            message = result.stderr.replace("<standard input>", f.name).strip()
+            raise InvalidInput(f"gofmt could not format {f.name}:\n{message}")
+        formatted.append(SourceFile(f.name, result.stdout))
+    return formatted

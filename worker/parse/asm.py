@@ -1,0 +1,248 @@
+"""Assembly listing of the Go compiler -> ``Function`` values.
+
+Two outputs of the same compile run are combined:
+
+* ``-S=2``: every symbol as ``name<abi> STEXT size=… args=0x… locals=0x… funcid=…``,
+  then one line per instruction, ``\\t0x001a 00026 (main.go:13)\\tMOVQ\\t$1, AX``,
+  labelled with the OUTERMOST position (the user's call site for inlined code), then a hex
+  dump and ``rel`` lines (skipped). Data symbols (SRODATA, SDWARF…) are skipped.
+* ``-d=pctab=pctoinline``: for each function a table giving, per instruction, the index
+  of the inlined call it came from (-1: the function's own code), and the function's
+  inlining tree ``index | parent | callee (call position) pc=…``. This is what names the
+  inlined function of each instruction (``AsmLine.inlined_from``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from worker.analysis import AsmLine, Function
+
+# ---- -S ---------------------------------------------------------------------------
+_SYMBOL_RE = re.compile(
+    r"^(?P<name>\S.*?)(?:<\d+>)? (?P<type>S[A-Z0-9_]+) (?:(?:static|dupok|cfunc|nosplit|topframe|asm) )*"
+    r"size=(?P<size>\d+)(?P<attrs>(?: \w+(?:=0x[0-9a-f]+)?)*)$"
+)
+_INSTRUCTION_RE = re.compile(r"^\t0x(?P<pc>[0-9a-f]+) \d{5,} \((?P<pos>[^)]*)\)\t(?P<text>.*)$")
+_HEXDUMP_RE = re.compile(r"^\t0x[0-9a-f]+(?: [0-9a-f]{2})+ ")
+_REL_RE = re.compile(r"^\trel \d+\+\d+ t=")
+_TEXT_RE = re.compile(r"^TEXT\s")
+
+# ---- -d=pctab=pctoinline -------------------------------------------------------------
+_PCTAB_START_RE = re.compile(r"^funcpctab (?P<name>.+) \[valfunc=(?P<table>\w+)\]$")
+_PCTAB_ROW_RE = re.compile(r"^ *(?P<pc>[0-9a-f]+) (?P<val>[ \d-]{6}) \d{5,} \(")
+_PCTAB_DONE_RE = re.compile(r"^ *[0-9a-f]+ done$")
+_PCTAB_WROTE_RE = re.compile(r"^wrote \d+ bytes to 0x[0-9a-f]+$")
+_PCTAB_BYTES_RE = re.compile(r"^(?: [0-9a-f]{2})+$")
+_INLTREE_START_RE = re.compile(r"^-- inlining tree for (?P<name>.+):$")
+_INLTREE_NODE_RE = re.compile(r"^(?P<index>\d+) \| (?P<parent>-?\d+) \| (?P<func>.+) \((?P<pos>[^()]*)\) pc=-?\d+$")
+_INLTREE_END = "--"
+
+_CALL_RE = re.compile(r"^CALL\s+(?P<target>runtime\.[\w.]+?)(?:<[^>]*>)?\(SB\)")
+
+# Runtime functions that (may) allocate on the heap, by name prefix. Measured on 1.21
+# (runtime.newobject, makeslice, growslice, convT64, concatstring2, makemap_small, …)
+# and 1.27, which calls size-specialised mallocgc variants directly
+# (runtime.mallocgcSmallNoScanSC2, mallocgcSmallScanNoHeaderSC3, mallocgcTinySC2, …) and
+# moves stack-built slices to the heap with runtime.moveSlice*.
+HEAP_ALLOC_PREFIXES: tuple[str, ...] = (
+    "mallocgc",
+    "newobject",
+    "newarray",
+    "makeslice",  # makeslice, makeslice64, makeslicecopy
+    "growslice",
+    "moveSlice",
+    "makemap",
+    "makechan",
+    "mapassign",  # may allocate when the map grows
+    "concatstring",
+    "convT",  # convT, convT16/32/64, convTstring, convTslice, convTnoptr (not convI2I)
+    "slicebytetostring",
+    "slicerunetostring",
+    "stringtoslicebyte",
+    "stringtoslicerune",
+    "intstring",
+    "newproc",  # a goroutine
+    "deferproc",  # a heap-allocated defer record
+)
+HEAP_ALLOC_EXCLUDED = frozenset({"slicebytetostringtmp", "deferprocStack", "makemap_smallNoAlloc"})
+
+# Write barriers: the buffered barrier calls and the typed copy/clear helpers.
+WRITE_BARRIER_PREFIXES: tuple[str, ...] = (
+    "gcWriteBarrier",
+    "wbZero",
+    "wbMove",
+    "typedmemmove",
+    "typedmemclr",
+    "typedslicecopy",
+    "bulkBarrierPreWrite",
+)
+# The "is the write barrier on?" test that guards each barrier.
+_WRITE_BARRIER_FLAG_RE = re.compile(r"\bruntime\.writeBarrier\(SB\)")
+
+
+def runtime_callee(text: str) -> str:
+    """``runtime.X`` when the instruction calls a runtime function, else ""."""
+    m = _CALL_RE.match(text)
+    return m["target"] if m else ""
+
+
+def _runtime_name_has_prefix(callee: str, prefixes: tuple[str, ...]) -> bool:
+    name = callee.removeprefix("runtime.")
+    return bool(callee) and name.startswith(prefixes)
+
+
+def is_heap_alloc_call(text: str) -> bool:
+    callee = runtime_callee(text)
+    return _runtime_name_has_prefix(callee, HEAP_ALLOC_PREFIXES) and (
+        callee.removeprefix("runtime.") not in HEAP_ALLOC_EXCLUDED
+    )
+
+
+def is_write_barrier(text: str) -> bool:
+    return _runtime_name_has_prefix(runtime_callee(text), WRITE_BARRIER_PREFIXES) or bool(
+        _WRITE_BARRIER_FLAG_RE.search(text)
+    )
+
+
+def split_position(pos: str) -> tuple[str, int]:
+    """``"main.go:13"`` -> ("main.go", 13); ``"<unknown line number>"`` -> ("", 0)."""
+    file, sep, line = pos.rpartition(":")
+    if not sep or not line.isdigit():
+        return "", 0
+    return file, int(line)
+
+
+def is_asm_line(line: str) -> bool:
+    """Whether a line belongs to the -S listing or the pctab dump (not a diagnostic)."""
+    return bool(
+        _INSTRUCTION_RE.match(line)
+        or _HEXDUMP_RE.match(line)
+        or _REL_RE.match(line)
+        or _SYMBOL_RE.match(line)
+        or _PCTAB_START_RE.match(line)
+        or _PCTAB_ROW_RE.match(line)
+        or _PCTAB_DONE_RE.match(line)
+        or _PCTAB_WROTE_RE.match(line)
+        or _PCTAB_BYTES_RE.match(line)
+        or _INLTREE_START_RE.match(line)
+        or _INLTREE_NODE_RE.match(line)
+        or line == _INLTREE_END
+    )
+
+
+@dataclass
+class InlineCall:
+    func: str
+    parent: int
+    position: str
+
+
+@dataclass
+class InlineTable:
+    """One function's pc -> inlining-tree index table and its tree."""
+
+    changes: list[tuple[int, int]] = field(default_factory=list)  # (pc, index) in output order
+    tree: list[InlineCall] = field(default_factory=list)
+
+    def index_at(self, pc: int) -> int:
+        index = -1
+        for start, value in self.changes:
+            if start > pc:
+                break
+            index = value
+        return index
+
+    def chain_at(self, pc: int) -> list[str]:
+        """Inlined functions at ``pc``, outermost (called from the user's code) first."""
+        chain: list[str] = []
+        index = self.index_at(pc)
+        while 0 <= index < len(self.tree) and len(chain) <= len(self.tree):
+            chain.append(self.tree[index].func)
+            index = self.tree[index].parent
+        return chain[::-1]
+
+
+def parse_inline_tables(lines: Iterable[str]) -> dict[str, InlineTable]:
+    """The ``-d=pctab=pctoinline`` dump, by function name."""
+    tables: dict[str, InlineTable] = {}
+    current: InlineTable | None = None
+    for line in lines:
+        m = _PCTAB_START_RE.match(line)
+        if m:
+            current = tables.setdefault(m["name"], InlineTable()) if m["table"] == "pctoinline" else None
+            continue
+        m = _INLTREE_START_RE.match(line)
+        if m:
+            current = tables.setdefault(m["name"], InlineTable())
+            current.tree = []
+            continue
+        if current is None:
+            continue
+        m = _PCTAB_ROW_RE.match(line)
+        if m:
+            if m["val"].strip():
+                current.changes.append((int(m["pc"], 16), int(m["val"])))
+            continue
+        m = _INLTREE_NODE_RE.match(line)
+        if m:
+            current.tree.append(InlineCall(m["func"], int(m["parent"]), m["pos"]))
+    return tables
+
+
+def _hex_attr(attrs: str, key: str) -> int:
+    m = re.search(rf"\b{key}=(0x[0-9a-f]+|\d+)\b", attrs)
+    return int(m[1], 0) if m else 0
+
+
+def parse_asm(lines: Iterable[str]) -> list[Function]:
+    """The text functions (STEXT symbols) of the listing, with inlining attribution."""
+    lines = list(lines)
+    tables = parse_inline_tables(lines)
+    functions: list[Function] = []
+    current: Function | None = None
+    for line in lines:
+        m = _SYMBOL_RE.match(line)
+        if m:
+            current = None
+            if m["type"] == "STEXT":
+                attrs = m["attrs"]
+                current = Function(
+                    name=m["name"],
+                    frame_size=_hex_attr(attrs, "locals"),
+                    args_size=_hex_attr(attrs, "args"),
+                    size=int(m["size"]),
+                )
+                functions.append(current)
+            continue
+        if current is None:
+            continue
+        m = _INSTRUCTION_RE.match(line)
+        if not m:
+            continue  # hex dump, rel lines, pctab dump
+        file, lineno = split_position(m["pos"])
+        text = m["text"]
+        if _TEXT_RE.match(text) and not current.asm:
+            current.file, current.line = file, lineno
+        current.asm.append(
+            AsmLine(
+                pc=int(m["pc"], 16),
+                file=file,
+                line=lineno,
+                text=text,
+                heap_alloc=is_heap_alloc_call(text),
+                write_barrier=is_write_barrier(text),
+            )
+        )
+    for fn in functions:
+        table = tables.get(fn.name)
+        if table is None:
+            continue
+        for asm in fn.asm:
+            chain = table.chain_at(asm.pc)
+            if chain:
+                asm.inlined_from = chain[-1]
+                asm.inline_chain = chain
+    return functions

@@ -1,0 +1,150 @@
+"""Cross-reference diagnostics and assembly of one compile run.
+
+* ``Diagnostic.function``: the enclosing function, from (in order) what the message
+  itself names ("… escapes to heap in main:", "main capturing by …", "can inline f"),
+  else the smallest assembled function whose source lines contain the diagnostic, else
+  the nearest function declared above it (from "can/cannot inline" lines).
+* ``Diagnostic.inlined_from``: a decision reported at exactly the position of an
+  "inlining call to X" printed before it was made in X's inlined body (the compiler
+  reports inlined code at the call site). When several calls are inlined there (X's body
+  inlines Y), X — the call the user wrote — is named; details["inline_chain"] lists them
+  all. Names are symbol names ("main.speak") like ``AsmLine.inlined_from`` whenever the
+  assembly's inlining trees contain the callee, else the compiler's text ("speak").
+* Heap-allocating runtime calls in the assembly become synthetic ``heap-alloc-call``
+  diagnostics at the user's line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from worker.analysis import Diagnostic, Function
+from worker.parse.asm import runtime_callee
+
+Position = tuple[str, int, int]
+
+# Kinds whose position is a declaration or the inlined call itself, not inlined code.
+_NOT_INLINED_CODE = frozenset({"inlining-call", "can-inline", "cannot-inline", "error", "heap-alloc-call"})
+
+
+@dataclass(frozen=True)
+class _Span:
+    name: str
+    file: str
+    first: int
+    last: int
+
+
+def qualify(name: str, package: str) -> str:
+    """Compiler-internal function name ("newT", "main.func1", "(*T).M") -> symbol name."""
+    return f"{package}.{name}" if name else ""
+
+
+def _spans(functions: list[Function]) -> list[_Span]:
+    spans = []
+    for fn in functions:
+        lines = [a.line for a in fn.asm if a.file == fn.file and a.line > 0]
+        if fn.file and fn.line:
+            spans.append(_Span(fn.name, fn.file, min([fn.line, *lines]), max([fn.line, *lines])))
+    return spans
+
+
+def _named_function(d: Diagnostic, package: str) -> str:
+    details = d.details
+    for key in ("explained_in", "in", "closure_of"):
+        if details.get(key):
+            return qualify(details[key], package)
+    if d.kind in ("can-inline", "cannot-inline"):
+        return qualify(details.get("subject", ""), package)
+    return ""
+
+
+def _declarations(diagnostics: list[Diagnostic], package: str) -> list[_Span]:
+    return sorted(
+        (
+            _Span(qualify(d.details["subject"], package), d.file, d.line, d.line)
+            for d in diagnostics
+            if d.kind in ("can-inline", "cannot-inline") and d.details.get("subject")
+        ),
+        key=lambda s: (s.file, s.first),
+    )
+
+
+def _enclosing(file: str, line: int, spans: list[_Span], declarations: list[_Span]) -> str:
+    containing = [s for s in spans if s.file == file and s.first <= line <= s.last]
+    if containing:
+        return min(containing, key=lambda s: (s.last - s.first, -s.first)).name
+    above = [s for s in declarations if s.file == file and s.first <= line]
+    return above[-1].name if above else ""
+
+
+def _inlined_symbols(functions: list[Function]) -> set[str]:
+    return {name for fn in functions for asm in fn.asm for name in asm.inline_chain}
+
+
+_LOCAL_METHOD_RE = re.compile(r"^\(\*?[^.()]+\)\.")
+
+
+def _symbol_for(callee: str, symbols: set[str], package: str) -> str:
+    """The symbol name of an inlined callee as the compiler prints it.
+
+    "speak" -> "main.speak", "main.func1" (a closure of main) -> "main.main.func1",
+    "(*T).M" -> "main.(*T).M"; imported ones ("fmt.Println") are already symbol names.
+    The assembly's inlining trees decide when they name exactly one match.
+    """
+    if callee in symbols:
+        return callee
+    matches = [s for s in symbols if s.endswith("." + callee)]
+    if len(matches) == 1:
+        return matches[0]
+    local = "." not in callee or callee.startswith(f"{package}.") or _LOCAL_METHOD_RE.match(callee)
+    return qualify(callee, package) if local else callee
+
+
+def attribute(diagnostics: list[Diagnostic], functions: list[Function], package: str = "main") -> None:
+    """Fill ``function`` and ``inlined_from`` of each diagnostic (in output order), in place.
+
+    Only "inlining call" lines printed BEFORE a diagnostic count for it: 1.22+ prints
+    "devirtualizing a.M to *T" between the inlining of the enclosing call and the
+    inlining of the devirtualized call itself, at the same position.
+    """
+    spans = _spans(functions)
+    declarations = _declarations(diagnostics, package)
+    symbols = _inlined_symbols(functions)
+    inlined_at: dict[Position, list[str]] = {}
+    for d in diagnostics:
+        if not d.function:
+            d.function = _named_function(d, package) or _enclosing(d.file, d.line, spans, declarations)
+        position = (d.file, d.line, d.column)
+        if d.kind == "inlining-call":
+            d.details["callee_symbol"] = _symbol_for(d.details["callee"], symbols, package)
+            inlined_at.setdefault(position, []).append(d.details["callee_symbol"])
+            continue
+        chain = inlined_at.get(position)
+        if chain and d.kind not in _NOT_INLINED_CODE and not d.inlined_from:
+            d.inlined_from = chain[0]
+            d.details["inline_chain"] = list(chain)
+
+
+def heap_alloc_diagnostics(functions: list[Function]) -> list[Diagnostic]:
+    """One synthetic diagnostic per heap-allocating runtime call in the assembly."""
+    found = []
+    for fn in functions:
+        for asm in fn.asm:
+            if not asm.heap_alloc or not asm.line:
+                continue
+            callee = runtime_callee(asm.text)
+            found.append(
+                Diagnostic(
+                    file=asm.file,
+                    line=asm.line,
+                    column=0,
+                    kind="heap-alloc-call",
+                    message=f"{callee} call (heap allocation)",
+                    function=fn.name,
+                    inlined_from=asm.inlined_from,
+                    details={"synthetic": True, "subject": callee, "callee": callee, "pc": asm.pc},
+                )
+            )
+    return found

@@ -1,0 +1,202 @@
+"""Run one command under bubblewrap with hard limits. Knows nothing about Go.
+
+The sandbox has no network and no host files except the read-only paths the caller
+names; ``/tmp`` is a private tmpfs and the only writable place; the input directory is
+bound read-only at its own path. Limits: wall-clock timeout, CPU time, address space,
+process count, written file size and captured output size. When the worker runs as
+root, the command runs as an unprivileged user (nobody) instead.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NOBODY_UID = 65534
+NOBODY_GID = 65534
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create namespaces on this machine."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_seconds: float = 20.0
+    cpu_seconds: int = 30
+    memory_bytes: int = 2 * 1024**3  # address space
+    processes: int = 512  # threads count too; applies to the sandbox user
+    file_bytes: int = 64 * 1024**2  # largest file the command may write
+    output_bytes: int = 8 * 1024**2  # stdout + stderr captured
+
+
+@dataclass
+class SandboxResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    wall_ms: float
+    timed_out: bool = False
+    output_truncated: bool = False
+    limit: str = ""  # "" or which limit ended the run: time, cpu, memory, output, file
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def bwrap_path() -> str:
+    path = shutil.which("bwrap")
+    if not path:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+    return path
+
+
+def _preexec(limits: Limits, drop_to_nobody: bool):
+    def apply() -> None:
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if drop_to_nobody:
+            os.setgroups([])
+            os.setgid(NOBODY_GID)
+            os.setuid(NOBODY_UID)
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+
+    return apply
+
+
+def build_argv(command: list[str], *, ro_paths: list[Path], cwd: str) -> list[str]:
+    """bwrap argv; each of ``ro_paths`` is bound read-only at its own path."""
+    argv = [
+        bwrap_path(),
+        "--unshare-all",  # network, pid, ipc, uts, cgroup, user namespaces
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--tmpfs", "/tmp",
+        "--dir", "/tmp/home",
+        "--setenv", "HOME", "/tmp/home",
+        "--setenv", "TMPDIR", "/tmp",
+        "--setenv", "PATH", "/usr/bin:/bin",
+    ]
+    for path in ro_paths:
+        argv += ["--ro-bind", str(path), str(path)]
+    argv += ["--chdir", cwd]
+    return argv
+
+
+def run(
+    command: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    ro_paths: list[Path] = (),
+    input_dir: Path | None = None,
+    cwd: str = "/tmp",
+    limits: Limits = Limits(),
+    stdin: bytes = b"",
+) -> SandboxResult:
+    """Run ``command`` in a fresh sandbox and capture its output, within ``limits``."""
+    paths = [Path(p) for p in ro_paths] + ([input_dir] if input_dir is not None else [])
+    argv = build_argv(command, ro_paths=paths, cwd=cwd)
+    for key, value in (env or {}).items():
+        argv += ["--setenv", key, value]
+    argv += ["--", *command]
+    drop = os.geteuid() == 0
+    if drop and input_dir is not None:
+        # nobody must be able to read the input
+        os.chmod(input_dir, 0o755)
+        for p in input_dir.iterdir():
+            os.chmod(p, 0o644)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_preexec(limits, drop),
+        close_fds=True,
+    )
+    try:
+        if stdin:
+            proc.stdin.write(stdin)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    total = 0
+    limit = ""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    deadline = start + limits.wall_seconds
+    open_streams = 2
+    while open_streams:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            limit = "time"
+            break
+        for key, _ in sel.select(timeout=min(remaining, 0.5)):
+            data = os.read(key.fileobj.fileno(), 65536)
+            if not data:
+                sel.unregister(key.fileobj)
+                open_streams -= 1
+                continue
+            chunks[key.data].append(data)
+            total += len(data)
+            if total > limits.output_bytes:
+                limit = "output"
+                break
+        if limit:
+            break
+    if limit:
+        _kill(proc)
+    try:
+        proc.wait(timeout=max(0.1, deadline - time.perf_counter()) if not limit else 5)
+    except subprocess.TimeoutExpired:
+        limit = limit or "time"
+        _kill(proc)
+        proc.wait()
+    sel.close()
+    proc.stdout.close()
+    proc.stderr.close()
+    wall_ms = (time.perf_counter() - start) * 1000
+    rc = proc.returncode
+    if not limit and rc < 0:
+        sig = -rc
+        limit = {signal.SIGXCPU: "cpu", signal.SIGKILL: "cpu", signal.SIGXFSZ: "file"}.get(sig, "")
+    stdout = b"".join(chunks["stdout"]).decode("utf-8", "replace")
+    stderr = b"".join(chunks["stderr"]).decode("utf-8", "replace")
+    if not limit and rc != 0 and _looks_out_of_memory(stderr):
+        limit = "memory"
+    return SandboxResult(
+        returncode=rc,
+        stdout=stdout,
+        stderr=stderr,
+        wall_ms=wall_ms,
+        timed_out=limit == "time",
+        output_truncated=limit == "output",
+        limit=limit,
+    )
+
+
+def _looks_out_of_memory(stderr: str) -> bool:
+    return "out of memory" in stderr or "cannot allocate memory" in stderr.lower()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,49 @@
+"""Celery tasks: the only module that bridges the engine to the database."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import compiler
+from .inputs import InvalidInput, split_files
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="worker.compile", acks_late=True)
+def compile_task(compilation_id: str) -> str:
+    from explorer.models import Compilation
+
+    comp = Compilation.objects.filter(pk=compilation_id).first()
+    if comp is None:
+        return "missing"
+    if comp.status == Compilation.Status.DONE:
+        return "done"
+    Compilation.objects.filter(pk=comp.pk).update(status=Compilation.Status.RUNNING, started=timezone.now())
+    fields = {"finished": None}
+    try:
+        request = compiler.CompileRequest(
+            files=split_files(comp.source), go=comp.go, goarch=comp.goarch, lang=comp.lang, groups=comp.group_list
+        )
+        analysis = compiler.compile_request(request)
+    except InvalidInput as exc:
+        fields.update(status=Compilation.Status.FAILED, error=str(exc), analysis=None)
+    except Exception:
+        log.exception("compilation %s failed", compilation_id)
+        fields.update(
+            status=Compilation.Status.FAILED,
+            error="Something went wrong on our side while compiling. Try again; if it persists, tell us.",
+            analysis=None,
+        )
+    else:
+        if analysis.status == "limit":
+            fields.update(status=Compilation.Status.FAILED, error=" ".join(analysis.errors), analysis=analysis.to_dict())
+        else:
+            fields.update(status=Compilation.Status.DONE, error="", analysis=analysis.to_dict())
+    fields["finished"] = timezone.now()
+    # One UPDATE: the row goes from running to its final state with its analysis at once.
+    Compilation.objects.filter(pk=comp.pk).update(**fields)
+    return fields["status"]

