@@ -8,7 +8,7 @@ test:           ## set everything up for the tests and run the whole suite
 	.venv/bin/python -m pytest
 bench:          ## compile-time and end-to-end benchmarks (medians)
 	scripts/setup.sh
-	.venv/bin/python -m tests.bench
+	.venv/bin/python scripts/bench.py
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 editor:         ## rebuild the CodeMirror bundle (needs npm; the built file is committed)

@@ -70,7 +70,7 @@ def broker(redis_url):
     yield redis_url
 
 
-def test_database_path() -> str:
+def database_path() -> str:
     from django.conf import settings
 
     return settings.DATABASES["default"]["TEST"]["NAME"]
@@ -84,7 +84,7 @@ def celery_worker(broker, django_db_setup, django_db_blocker, tmp_path_factory):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "explorer.settings",
         "REDIS_URL": broker,
-        "DATABASE_URL": f"sqlite:///{test_database_path()}",
+        "DATABASE_URL": f"sqlite:///{database_path()}",
     }
     log = open(log_path, "w")
     proc = subprocess.Popen(

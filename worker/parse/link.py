@@ -34,6 +34,14 @@ class _Span:
     file: str
     first: int
     last: int
+    column: int = 0  # column of the declaration ("func" of a literal) when known
+
+    def contains(self, file: str, line: int, column: int) -> bool:
+        if file != self.file or not self.first <= line <= self.last:
+            return False
+        # A closure starts mid-line: what precedes it, and the func literal itself, is
+        # the enclosing function's ("func literal escapes to heap" is main's decision).
+        return line > self.first or not self.column or column > self.column
 
 
 def qualify(name: str, package: str) -> str:
@@ -41,12 +49,14 @@ def qualify(name: str, package: str) -> str:
     return f"{package}.{name}" if name else ""
 
 
-def _spans(functions: list[Function]) -> list[_Span]:
+def _spans(functions: list[Function], declared: dict[str, tuple[str, int, int]]) -> list[_Span]:
     spans = []
     for fn in functions:
         lines = [a.line for a in fn.asm if a.file == fn.file and a.line > 0]
         if fn.file and fn.line:
-            spans.append(_Span(fn.name, fn.file, min([fn.line, *lines]), max([fn.line, *lines])))
+            file, line, column = declared.get(fn.name, ("", 0, 0))
+            column = column if (file, line) == (fn.file, fn.line) else 0
+            spans.append(_Span(fn.name, fn.file, min([fn.line, *lines]), max([fn.line, *lines]), column))
     return spans
 
 
@@ -60,23 +70,21 @@ def _named_function(d: Diagnostic, package: str) -> str:
     return ""
 
 
-def _declarations(diagnostics: list[Diagnostic], package: str) -> list[_Span]:
-    return sorted(
-        (
-            _Span(qualify(d.details["subject"], package), d.file, d.line, d.line)
-            for d in diagnostics
-            if d.kind in ("can-inline", "cannot-inline") and d.details.get("subject")
-        ),
-        key=lambda s: (s.file, s.first),
-    )
+def _declarations(diagnostics: list[Diagnostic], package: str) -> dict[str, tuple[str, int, int]]:
+    """Symbol name -> declaration position, from the "can/cannot inline F" lines."""
+    return {
+        qualify(d.details["subject"], package): (d.file, d.line, d.column)
+        for d in diagnostics
+        if d.kind in ("can-inline", "cannot-inline") and d.details.get("subject")
+    }
 
 
-def _enclosing(file: str, line: int, spans: list[_Span], declarations: list[_Span]) -> str:
-    containing = [s for s in spans if s.file == file and s.first <= line <= s.last]
+def _enclosing(file: str, line: int, column: int, spans: list[_Span], declared: dict[str, tuple[str, int, int]]) -> str:
+    containing = [s for s in spans if s.contains(file, line, column)]
     if containing:
-        return min(containing, key=lambda s: (s.last - s.first, -s.first)).name
-    above = [s for s in declarations if s.file == file and s.first <= line]
-    return above[-1].name if above else ""
+        return min(containing, key=lambda s: (s.last - s.first, -s.first, -s.column)).name
+    above = [(pos[1], name) for name, pos in declared.items() if pos[0] == file and pos[1] <= line]
+    return max(above)[1] if above else ""
 
 
 def _inlined_symbols(functions: list[Function]) -> set[str]:
@@ -109,13 +117,13 @@ def attribute(diagnostics: list[Diagnostic], functions: list[Function], package:
     "devirtualizing a.M to *T" between the inlining of the enclosing call and the
     inlining of the devirtualized call itself, at the same position.
     """
-    spans = _spans(functions)
-    declarations = _declarations(diagnostics, package)
+    declared = _declarations(diagnostics, package)
+    spans = _spans(functions, declared)
     symbols = _inlined_symbols(functions)
     inlined_at: dict[Position, list[str]] = {}
     for d in diagnostics:
         if not d.function:
-            d.function = _named_function(d, package) or _enclosing(d.file, d.line, spans, declarations)
+            d.function = _named_function(d, package) or _enclosing(d.file, d.line, d.column, spans, declared)
         position = (d.file, d.line, d.column)
         if d.kind == "inlining-call":
             d.details["callee_symbol"] = _symbol_for(d.details["callee"], symbols, package)

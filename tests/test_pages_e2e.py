@@ -1,0 +1,88 @@
+"""The pages end to end: htmx fragments, redirects without JavaScript, permalinks that
+survive a restart (a new web process on the same database)."""
+
+import os
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from tests.conftest import ROOT, database_path, free_port, wait_for_port
+from tests.http import compile_and_wait
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PROGRAM = """package main
+
+func leak() *int {
+	x := 42
+	return &x
+}
+
+func main() { println(*leak()) }
+"""
+
+
+def post_form(url: str, fields: dict, headers: dict | None = None) -> tuple[int, dict, str]:
+    data = urllib.parse.urlencode(fields, doseq=True).encode()
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers or {})
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
+def test_htmx_compile_returns_the_annotated_fragment_and_pushes_the_permalink(live_server_url):
+    status, headers, body = post_form(
+        f"{live_server_url}/compile", {"source": PROGRAM, "goarch": "amd64"}, {"HX-Request": "true"}
+    )
+    assert status == 200
+    assert headers["HX-Push-Url"].startswith("/s/")
+    if "moved to heap" not in body:  # the wait ran out: follow the pending fragment's poll
+        body = compile_and_wait(live_server_url, {"source": PROGRAM}) and urllib.request.urlopen(
+            live_server_url + headers["HX-Push-Url"] + "/result"
+        ).read().decode()
+    assert "moved to heap: x" in body
+    assert 'class="line heap"' in body or "heap" in body
+
+
+def test_without_javascript_the_form_redirects_to_the_permalink(live_server_url):
+    status, headers, _ = post_form(f"{live_server_url}/compile", {"source": PROGRAM})
+    assert status == 302 and headers["Location"].startswith("/s/")
+
+
+def test_bad_input_in_the_page_is_a_message_not_a_500(live_server_url):
+    status, _, body = post_form(f"{live_server_url}/compile", {"source": ""}, {"HX-Request": "true"})
+    assert status == 200 and "empty" in body
+    status, _, body = post_form(f"{live_server_url}/compile", {"source": "   "})
+    assert status == 400 and "empty" in body
+
+
+def test_permalink_survives_a_restart_without_compiling_again(live_server_url):
+    from explorer.models import Compilation
+
+    result = compile_and_wait(live_server_url, {"source": PROGRAM})
+    finished = Compilation.objects.get(pk=result["id"]).finished
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database_path()}", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "explorer.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, 30)
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/s/{result['id']}", timeout=30).read().decode()
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert "moved to heap: x" in page
+    assert Compilation.objects.get(pk=result["id"]).finished == finished
