@@ -7,6 +7,7 @@ by the template engine; nothing from the user is marked safe without escaping.
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -15,26 +16,33 @@ from pygments.token import STANDARD_TYPES, Token
 
 from worker.analysis import HEAP_KINDS, KINDS
 
+# Short word and icon per kind: the gutter never relies on colour alone.
 KIND_LABELS = {
     "moved-to-heap": ("heap", "▲"),
-    "escapes-to-heap": ("escapes", "▲"),
-    "does-not-escape": ("stack", "●"),
-    "leaking-param": ("leak", "◆"),
-    "escape-flow": ("flow", "↳"),
+    "escapes-to-heap": ("escapes", "↑"),
+    "does-not-escape": ("stack", "✓"),
+    "leaking-param": ("leaks", "↗"),
+    "escape-flow": ("flow", "⋯"),
     "closure-capture": ("capture", "⊂"),
-    "can-inline": ("inlinable", "✓"),
-    "cannot-inline": ("no inline", "✗"),
-    "inlining-call": ("inlined", "⇲"),
-    "devirtualized": ("devirt", "⇢"),
-    "write-barrier": ("barrier", "W"),
-    "bounds-check": ("bounds", "B"),
-    "nil-check": ("nil", "N"),
-    "loop-var": ("loopvar", "L"),
-    "large-copy": ("copy", "C"),
-    "heap-alloc-call": ("alloc", "$"),
-    "error": ("error", "!"),
-    "other": ("other", "?"),
+    "can-inline": ("inlinable", "⇥"),
+    "cannot-inline": ("no inline", "⊘"),
+    "inlining-call": ("inlined", "⤵"),
+    "devirtualized": ("devirt", "◆"),
+    "write-barrier": ("barrier", "✎"),
+    "bounds-check": ("bounds", "⟦"),
+    "nil-check": ("nil check", "∅"),
+    "loop-var": ("loop var", "↻"),
+    "large-copy": ("copy", "⧉"),
+    "heap-alloc-call": ("alloc", "●"),
+    "error": ("error", "✖"),
+    "other": ("other", "·"),
 }
+KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
+# Kinds listed first in a line's gutter and decisions: what people come to look for.
+PRIORITY = ("error", "moved-to-heap", "escapes-to-heap", "heap-alloc-call", "leaking-param", "write-barrier")
+DIRECTIVES = ("PCDATA", "FUNCDATA")
+BRANCH_OPS = re.compile(r"^(J[A-Z]*|B[A-Z]*|CB[A-Z]*|TB[A-Z]*)$")
+CALL_OPS = frozenset({"CALL", "BL", "JAL", "BSR"})
 
 
 def highlight_lines(text: str) -> list[str]:
@@ -61,6 +69,30 @@ def _css_class(ttype) -> str:
     return STANDARD_TYPES.get(ttype, "")
 
 
+def kind_label(kind: str) -> dict:
+    text, icon = KIND_LABELS.get(kind, ("other", "·"))
+    return {"kind": kind, "text": text, "icon": icon, "description": KINDS.get(kind, "")}
+
+
+def kind_sort_key(kind: str) -> tuple[int, int]:
+    return (PRIORITY.index(kind) if kind in PRIORITY else len(PRIORITY), KIND_ORDER.get(kind, len(KINDS)))
+
+
+def line_anchor(file_index: int, file_name: str, line: int) -> str:
+    """`L12` in the first file (as code hosts do), `other.go-L12` in the others."""
+    return f"L{line}" if file_index == 0 else f"{file_name}-L{line}"
+
+
+@dataclass
+class DecisionGroup:
+    """The decisions of one kind on one line."""
+
+    kind: str
+    label: dict
+    items: list[dict]
+    removed: int = 0  # nil checks the compiler removed (listed apart, not counted)
+
+
 @dataclass
 class LineView:
     number: int
@@ -69,6 +101,10 @@ class LineView:
     kinds: list[str] = field(default_factory=list)
     heap: bool = False
     has_asm: bool = False
+    anchor: str = ""
+    file: str = ""
+    groups: list[DecisionGroup] = field(default_factory=list)
+    markers: list[dict] = field(default_factory=list)  # kind labels for the gutter
 
 
 @dataclass
@@ -77,9 +113,79 @@ class FileView:
     lines: list[LineView]
 
 
-def kind_label(kind: str) -> dict:
-    text, icon = KIND_LABELS.get(kind, ("other", "?"))
-    return {"kind": kind, "text": text, "icon": icon, "description": KINDS.get(kind, "")}
+def _is_removed(d: dict) -> bool:
+    return d["kind"] == "nil-check" and bool(d.get("details", {}).get("removed"))
+
+
+def _flow_steps(d: dict, anchors: dict[str, int]) -> list[dict]:
+    steps = []
+    for s in d.get("flow", []):
+        index = anchors.get(s["file"])
+        steps.append({**s, "anchor": line_anchor(index, s["file"], s["line"]) if index is not None else ""})
+    return steps
+
+
+def _groups(diags: list[dict]) -> list[DecisionGroup]:
+    by_kind: dict[str, list[dict]] = defaultdict(list)
+    removed: Counter[str] = Counter()
+    for d in diags:
+        if _is_removed(d):
+            removed[d["kind"]] += 1
+        else:
+            by_kind[d["kind"]].append(d)
+    kinds = sorted(set(by_kind) | set(removed), key=kind_sort_key)
+    return [DecisionGroup(k, kind_label(k), sorted(by_kind[k], key=lambda d: d["column"]), removed[k]) for k in kinds]
+
+
+def _asm_rows(fn: dict, anchors: dict[str, int]) -> dict:
+    """A function's instructions with jump labels, source anchors and highlights."""
+    instructions = [a for a in fn.get("asm", []) if not a["text"].startswith(DIRECTIVES)]
+    pcs = {a["pc"] for a in instructions}
+    targets: set[int] = set()
+    parsed = []
+    for a in instructions:
+        op, _, operands = a["text"].partition("\t")
+        last = operands.rsplit(",", 1)[-1].strip()
+        target = int(last) if op not in CALL_OPS and BRANCH_OPS.match(op) and last.isdigit() else None
+        if target is not None and target in pcs:
+            targets.add(target)
+        else:
+            target = None
+        parsed.append((a, op, operands, target))
+    labels = {pc: f"L{i}" for i, pc in enumerate(sorted(targets), start=1)}
+    rows, seen_labels = [], set()
+    for a, op, operands, target in parsed:
+        label = labels.get(a["pc"])
+        if label and label not in seen_labels:
+            seen_labels.add(label)
+            rows.append({"label": label})
+        index = anchors.get(a["file"])
+        rows.append(
+            {
+                "pc": a["pc"],
+                "op": op,
+                "operands": operands if target is None else operands[: len(operands) - len(str(target))],
+                "target": labels.get(target, "") if target is not None else "",
+                "line": a["line"] if index is not None else 0,
+                "file": a["file"],
+                "anchor": line_anchor(index, a["file"], a["line"]) if index is not None and a["line"] else "",
+                "heap_alloc": a.get("heap_alloc", False),
+                "write_barrier": a.get("write_barrier", False),
+                "inlined_from": a.get("inlined_from", ""),
+            }
+        )
+    heap_allocs = sum(1 for a in instructions if a.get("heap_alloc"))
+    barriers = sum(1 for a in instructions if a.get("write_barrier"))
+    return {
+        **{k: v for k, v in fn.items() if k != "asm"},
+        "asm": fn.get("asm", []),
+        "rows": rows,
+        "user": fn.get("file") in anchors,
+        "anchor": "fn-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", fn["name"]),
+        "heap_allocs": heap_allocs,
+        "write_barriers": barriers,
+        "instruction_count": len(instructions),
+    }
 
 
 def build_view(analysis: dict | None, files: list) -> dict:
@@ -87,35 +193,55 @@ def build_view(analysis: dict | None, files: list) -> dict:
     analysis = analysis or {}
     diags = analysis.get("diagnostics", [])
     functions = analysis.get("functions", [])
+    names = [f.name if hasattr(f, "name") else f["name"] for f in files]
+    anchors = {name: i for i, name in enumerate(names)}
     by_line: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for d in diags:
-        by_line[(d["file"], d["line"])].append({**d, "label": kind_label(d["kind"]), "heap": d["kind"] in HEAP_KINDS})
+        by_line[(d["file"], d["line"])].append(
+            {
+                **d,
+                "label": kind_label(d["kind"]),
+                "heap": d["kind"] in HEAP_KINDS,
+                "removed": _is_removed(d),
+                "steps": _flow_steps(d, anchors),
+            }
+        )
     asm_lines = {(a["file"], a["line"]) for f in functions for a in f.get("asm", [])}
     file_views = []
-    for f in files:
+    for index, f in enumerate(files):
         name, text = (f.name, f.text) if hasattr(f, "name") else (f["name"], f["text"])
         lines = []
         for number, line_html in enumerate(highlight_lines(text), start=1):
             line_diags = by_line.get((name, number), [])
-            kinds = sorted({d["kind"] for d in line_diags})
+            groups = _groups(line_diags)
             lines.append(
                 LineView(
                     number=number,
                     html=line_html,
                     diagnostics=line_diags,
-                    kinds=kinds,
+                    kinds=sorted({d["kind"] for d in line_diags}),
                     heap=any(d["heap"] for d in line_diags),
                     has_asm=(name, number) in asm_lines,
+                    anchor=line_anchor(index, name, number),
+                    file=name,
+                    groups=groups,
+                    markers=[g.label for g in groups if g.items],
                 )
             )
         file_views.append(FileView(name, lines))
-    counts = Counter(d["kind"] for d in diags)
+    counts = Counter(d["kind"] for d in diags if not _is_removed(d))
+    function_views = [_asm_rows(fn, anchors) for fn in functions]
+    function_views.sort(key=lambda fn: (not fn["user"], fn.get("file", ""), fn.get("line", 0)))
     return {
         "files": file_views,
-        "functions": functions,
-        "counts": [{**kind_label(k), "count": counts[k]} for k in KINDS if counts.get(k)],
+        "functions": function_views,
+        "counts": [{**kind_label(k), "count": counts[k]} for k in sorted(counts, key=kind_sort_key)],
         "heap_count": sum(counts[k] for k in ("moved-to-heap", "escapes-to-heap")),
+        "alloc_count": counts["heap-alloc-call"],
+        "removed_nil_checks": sum(1 for d in diags if _is_removed(d)),
         "errors": analysis.get("errors", []),
         "status": analysis.get("status", ""),
         "timings": analysis.get("timings", {}),
+        "lang": analysis.get("lang", ""),
+        "multi_file": len(file_views) > 1,
     }

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.http import compile_and_wait, request
+from tests.httpclient import compile_and_wait, request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import ROOT, database_path, free_port, wait_for_port
-from tests.http import compile_and_wait
+from tests.httpclient import compile_and_wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

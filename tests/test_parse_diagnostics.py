@@ -191,7 +191,11 @@ def test_escapes_and_does_not_escape(version: str) -> None:
     assert box.flow and box.explanation.startswith("n escapes to heap")
     # makeBuf(100) inlined: 1.27 sees the constant size and keeps the buffer on the
     # stack; 1.21 still reports the non-constant make([]byte, n) as escaping.
-    [at_call] = [d for d in parsed.diagnostics if (d.line, d.column) == (50, 13) and d.kind in ("escapes-to-heap", "does-not-escape")]
+    [at_call] = [
+        d
+        for d in parsed.diagnostics
+        if (d.line, d.column) == (50, 13) and d.kind in ("escapes-to-heap", "does-not-escape")
+    ]
     if version == "1.21.13":
         assert (at_call.kind, at_call.message) == ("escapes-to-heap", "make([]byte, n) escapes to heap")
         assert at_call.flow[-1].message == "from make([]byte, n) (non-constant size) at main.go:50:13"

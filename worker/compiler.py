@@ -66,8 +66,14 @@ def resolve_lang(tc: toolchains.Toolchain, lang: str | None) -> str:
     return lang
 
 
-def debug_flags(tc: toolchains.Toolchain, groups: tuple[str, ...]) -> list[str]:
-    """The -d=… debug settings for the chosen diagnostic groups."""
+def debug_flags(tc: toolchains.Toolchain, lang: str, groups: tuple[str, ...]) -> list[str]:
+    """The -d=… debug settings for the chosen diagnostic groups.
+
+    ``loopvar=2`` is only passed for language versions go1.22 and later: it does not
+    merely log, it switches loop variables to per-iteration, which would change the
+    meaning of go1.21 code. ``pctab=pctoinline`` prints which inlined call each
+    instruction came from, so the assembly can name the inlined function.
+    """
     settings = []
     if "wb" in groups:
         settings.append("wb=1")
@@ -75,8 +81,10 @@ def debug_flags(tc: toolchains.Toolchain, groups: tuple[str, ...]) -> list[str]:
         settings.append("ssa/check_bce/debug=1")
     if "nil" in groups:
         settings.append("nil=1")
-    if "loopvar" in groups and tc.minor >= 21:
+    if "loopvar" in groups and tc.minor >= 22 and int(lang.removeprefix("go1.")) >= 22:
         settings.append("loopvar=2")
+    if "asm" in groups:
+        settings.append("pctab=pctoinline")
     return [f"-d={','.join(settings)}"] if settings else []
 
 
@@ -94,7 +102,7 @@ def compiler_argv(tc: toolchains.Toolchain, req: CompileRequest, lang: str, work
     ]
     if "escape" in req.groups or "inline" in req.groups:
         argv.append("-m=2")
-    argv += debug_flags(tc, req.groups)
+    argv += debug_flags(tc, lang, req.groups)
     if "asm" in req.groups:
         argv.append("-S=2")
     argv += [f.name for f in req.files]

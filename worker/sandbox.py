@@ -170,8 +170,9 @@ def run(
     proc.stderr.close()
     wall_ms = (time.perf_counter() - start) * 1000
     rc = proc.returncode
-    if not limit and rc < 0:
-        sig = -rc
+    if not limit and (rc < 0 or rc > 128):
+        # bwrap reports a signal that ended the command as 128 + signal number
+        sig = -rc if rc < 0 else rc - 128
         limit = {signal.SIGXCPU: "cpu", signal.SIGKILL: "cpu", signal.SIGXFSZ: "file"}.get(sig, "")
     stdout = b"".join(chunks["stdout"]).decode("utf-8", "replace")
     stderr = b"".join(chunks["stderr"]).decode("utf-8", "replace")

