@@ -6,7 +6,7 @@ result round-trips through JSON (``Analysis.to_dict`` / ``Analysis.from_dict``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 # The documented list of diagnostic kinds (docs/API.md mirrors it).
@@ -119,7 +119,8 @@ class Analysis:
     raw_output: str = ""  # the compiler's combined stdout/stderr (sandbox paths rewritten)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Like dataclasses.asdict, without its deep copies (several times faster on large results)."""
+        return _plain(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Analysis:
@@ -127,12 +128,22 @@ class Analysis:
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["files"] = [SourceFile(**f) for f in data.get("files", [])]
         kwargs["diagnostics"] = [
-            Diagnostic(**{**d, "flow": [FlowStep(**s) for s in d.get("flow", [])]})
-            for d in data.get("diagnostics", [])
+            Diagnostic(**{**d, "flow": [FlowStep(**s) for s in d.get("flow", [])]}) for d in data.get("diagnostics", [])
         ]
         kwargs["functions"] = [
-            Function(**{**f, "asm": [AsmLine(**a) for a in f.get("asm", [])]})
-            for f in data.get("functions", [])
+            Function(**{**f, "asm": [AsmLine(**a) for a in f.get("asm", [])]}) for f in data.get("functions", [])
         ]
         kwargs["timings"] = Timings(**data.get("timings", {}))
         return cls(**kwargs)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if is_dataclass(value):  # our dataclasses have no slots: their fields are their __dict__
+        return {k: _plain(v) for k, v in vars(value).items()}
+    return value
