@@ -156,7 +156,7 @@ def _asm_rows(fn: dict, anchors: dict[str, int]) -> dict:
     rows, seen_labels = [], set()
     for a, op, operands, target in parsed:
         label = labels.get(a["pc"])
-        if label and label not in seen_labels:
+        if label and label not in seen_labels and op != "TEXT":
             seen_labels.add(label)
             rows.append({"label": label})
         index = anchors.get(a["file"])

@@ -28,7 +28,7 @@ from worker import compiler
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
 from . import submissions
-from .examples import load_examples
+from .examples import get_example, load_examples
 from .models import Compilation
 from .render import build_view
 
@@ -74,6 +74,9 @@ def _files(comp: Compilation):
 @require_GET
 def playground(request: HttpRequest) -> HttpResponse:
     form = _form_defaults()
+    example = get_example(request.GET.get("example", ""))
+    if example:
+        form.update(source=example.source, lang=example.lang)
     copy_of = request.GET.get("copy")
     if copy_of:
         comp = Compilation.objects.filter(pk=copy_of).first()
@@ -100,9 +103,11 @@ def compile_view(request: HttpRequest) -> HttpResponse:
     try:
         comp = submissions.submit(source, form["go"], form["goarch"], form["lang"], groups)
     except (InvalidInput, submissions.ServiceBusy) as exc:
-        status = 503 if isinstance(exc, submissions.ServiceBusy) else 200
+        busy = isinstance(exc, submissions.ServiceBusy)
+        status = 503 if busy else 200
         if is_htmx:
-            return render(request, "partials/result.html", {"compilation": None, "view": None, "error": str(exc)}, status=status)
+            context = {"compilation": None, "view": None, "error": str(exc), "busy": busy}
+            return render(request, "partials/result.html", context, status=status)
         return render(request, "playground.html", _page_context(form, error=str(exc)), status=400 if status == 200 else status)
     if not is_htmx:
         return redirect(comp)

@@ -29,7 +29,9 @@ def read_files(paths: list[str]) -> list[SourceFile]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m worker", description="Analyse Go code with the compiler; print JSON.")
+    parser = argparse.ArgumentParser(
+        prog="python -m worker", description="Analyse Go code with the compiler; print JSON."
+    )
     parser.add_argument("paths", nargs="+", help="a .go file, a txtar archive, several .go files, or - for stdin")
     parser.add_argument("--go", help="toolchain version (default: newest installed)")
     parser.add_argument("--goarch", default="amd64")

@@ -40,7 +40,9 @@ def compile_task(compilation_id: str) -> str:
         )
     else:
         if analysis.status == "limit":
-            fields.update(status=Compilation.Status.FAILED, error=" ".join(analysis.errors), analysis=analysis.to_dict())
+            fields.update(
+                status=Compilation.Status.FAILED, error=" ".join(analysis.errors), analysis=analysis.to_dict()
+            )
         else:
             fields.update(status=Compilation.Status.DONE, error="", analysis=analysis.to_dict())
     fields["finished"] = timezone.now()

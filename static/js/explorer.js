@@ -25,6 +25,7 @@
       host.hidden = false;
       editor = window.EscapeEditor.create({ parent: host, textarea, onSubmit: () => form.requestSubmit() });
       editor.onCursorLine((line) => highlightLine(line, { fromEditor: true }));
+      window.escapeExplorer = { editor }; // for the browser tests and the console
     } else {
       textarea.addEventListener("keydown", (e) => {
         if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
@@ -236,7 +237,7 @@
 
   // ---------- Line anchors: #L12 and #L12-L18 ----------
 
-  const ANCHOR = /^#(?:(.+)-)?L(\d+)(?:-L(\d+))?$/;
+  const ANCHOR = /^#(?:([^#/]+\.go)-)?L(\d+)(?:-L(\d+))?$/;
 
   function applyHash() {
     const m = ANCHOR.exec(decodeURIComponent(location.hash));
@@ -383,9 +384,10 @@
   document.addEventListener("htmx:sendError", () =>
     showNotice("busy", "The server could not be reached. Check your connection and try again."));
   document.addEventListener("htmx:responseError", (event) => {
-    if (!event.detail.xhr || event.detail.xhr.status >= 500) {
-      showNotice("busy", "The server is busy right now. Wait a moment and compile again.");
-    }
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    showNotice("busy", status >= 500
+      ? `The server is busy or having trouble (HTTP ${status}). Wait a moment and compile again.`
+      : `The server refused the request (HTTP ${status}). Reload the page and try again.`);
   });
 
   function afterResult() {

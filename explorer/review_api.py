@@ -1,0 +1,114 @@
+"""Review endpoints of the JSON API (mounted on /api/v1/ next to explorer.api):
+
+GET /api/v1/compare?a=<id>&b=<id>[&format=json|markdown|text]   the diff of two compilations
+GET /api/v1/compare/markdown?a=<id>&b=<id>                      the diff as a PR comment
+GET /api/v1/compilations/<id>/sarif                             one compilation as SARIF 2.1.0
+
+While either compilation is still queued or running the answer is 202 with both
+statuses, so a client polls until 200.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from ninja import Router, Schema, Status
+
+from worker.analysis import Analysis
+from worker.compare import Diff, compare
+from worker.review import Links, diff_payload, render_markdown, render_text
+from worker.sarif import to_sarif
+
+from .models import ENGINE_VERSION, Compilation
+
+router = Router(tags=["review"])
+
+SARIF_CONTENT_TYPE = "application/sarif+json"
+TEXT_TYPES = {"markdown": "text/markdown; charset=utf-8", "text": "text/plain; charset=utf-8"}
+
+
+class PendingOut(Schema):
+    status: str  # "pending"
+    a: dict
+    b: dict
+
+
+class CompilationPendingOut(Schema):
+    status: str  # "pending"
+    compilation: dict
+
+
+class ErrorOut(Schema):
+    error: str
+
+
+# --- shared with explorer.review_views --------------------------------------------------
+
+
+def compilation_analysis(comp: Compilation) -> Analysis:
+    """The stored analysis of a finished compilation; a failed one becomes an analysis holding its error."""
+    if comp.analysis:
+        return Analysis.from_dict(comp.analysis)
+    return Analysis(
+        go=comp.go, goarch=comp.goarch, lang=comp.lang, status="internal-error", errors=[comp.error or "no result"]
+    )
+
+
+def diff_of(a: Compilation, b: Compilation) -> Diff:
+    return compare(compilation_analysis(a), compilation_analysis(b))
+
+
+def review_links(request: HttpRequest, a: Compilation, b: Compilation) -> Links:
+    return Links(
+        compare=request.build_absolute_uri(reverse("compare-page", args=[a.id, b.id])),
+        a=request.build_absolute_uri(a.get_absolute_url()),
+        b=request.build_absolute_uri(b.get_absolute_url()),
+    )
+
+
+def side_status(request: HttpRequest, comp: Compilation) -> dict:
+    return {"id": comp.id, "status": comp.status, "url": request.build_absolute_uri(comp.get_absolute_url())}
+
+
+# --- endpoints --------------------------------------------------------------------------
+
+
+@router.get("/compare", response={200: dict, 202: PendingOut, 404: ErrorOut})
+def compare_compilations(request: HttpRequest, a: str, b: str, format: Literal["json", "markdown", "text"] = "json"):
+    """The semantic diff of compilation ``a`` (before) and ``b`` (after)."""
+    comp_a = get_object_or_404(Compilation, pk=a)
+    comp_b = get_object_or_404(Compilation, pk=b)
+    if not (comp_a.is_finished and comp_b.is_finished):
+        return Status(202, {"status": "pending", "a": side_status(request, comp_a), "b": side_status(request, comp_b)})
+    diff, links = diff_of(comp_a, comp_b), review_links(request, comp_a, comp_b)
+    if format == "markdown":
+        return HttpResponse(render_markdown(diff, links), content_type=TEXT_TYPES["markdown"])
+    if format == "text":
+        return HttpResponse(render_text(diff, links), content_type=TEXT_TYPES["text"])
+    return Status(200, {"a_id": comp_a.id, "b_id": comp_b.id, **diff_payload(diff, links)})
+
+
+@router.get("/compare/markdown", response={200: str, 202: PendingOut, 404: ErrorOut})
+def compare_markdown(request: HttpRequest, a: str, b: str):
+    """The diff as Markdown, ready to paste into a pull-request comment."""
+    return compare_compilations(request, a, b, format="markdown")
+
+
+@router.get("/compilations/{compilation_id}/sarif", response={200: dict, 202: CompilationPendingOut, 404: ErrorOut})
+def compilation_sarif(request: HttpRequest, compilation_id: str):
+    """One compilation as a SARIF 2.1.0 log: each decision a result, its kind the rule."""
+    comp = get_object_or_404(Compilation, pk=compilation_id)
+    if not comp.is_finished:
+        return Status(202, {"status": "pending", "compilation": side_status(request, comp)})
+    log = to_sarif(
+        compilation_analysis(comp),
+        source_url=request.build_absolute_uri(comp.get_absolute_url()),
+        tool_version=f"{ENGINE_VERSION} (go{comp.go})",
+    )
+    response = HttpResponse(json.dumps(log, indent=2), content_type=SARIF_CONTENT_TYPE)
+    response["Content-Disposition"] = f'inline; filename="{comp.id}.sarif"'
+    return response
