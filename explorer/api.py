@@ -117,3 +117,9 @@ def format_code(request: HttpRequest, payload: FormatIn):
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
     return api.create_response(request, {"error": str(exc)}, status=exc.status_code)
+
+
+# Review endpoints: /compare, /compare/markdown, /compilations/{id}/sarif
+from .review_api import router as review_router  # noqa: E402
+
+api.add_router("/", review_router)

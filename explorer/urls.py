@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import review_views, views
 from .api import api
 
 urlpatterns = [
@@ -10,5 +10,8 @@ urlpatterns = [
     path("s/<str:compilation_id>", views.permalink, name="permalink"),
     path("s/<str:compilation_id>/result", views.result_fragment, name="result-fragment"),
     path("s/<str:compilation_id>/raw", views.raw_output, name="raw-output"),
+    path("compare", review_views.compare_form, name="compare"),
+    path("c/<str:a>/<str:b>", review_views.compare_page, name="compare-page"),
+    path("c/<str:a>/<str:b>/result", review_views.compare_fragment, name="compare-fragment"),
     path("api/v1/", api.urls),
 ]

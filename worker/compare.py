@@ -123,6 +123,7 @@ class Change:
 @dataclass(frozen=True)
 class FrameChange:
     function: str
+    file: str  # the after side's file of the function
     before: int  # bytes of locals
     after: int
     before_line: int
@@ -440,7 +441,7 @@ def _frames(a: Analysis, b: Analysis) -> list[FrameChange]:
     for fa in a.functions:
         fb = after.get(fa.name)
         if fb is not None and fa.frame_size != fb.frame_size:
-            changes.append(FrameChange(fa.name, fa.frame_size, fb.frame_size, fa.line, fb.line))
+            changes.append(FrameChange(fa.name, fb.file, fa.frame_size, fb.frame_size, fa.line, fb.line))
     return changes
 
 

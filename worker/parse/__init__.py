@@ -63,4 +63,7 @@ def parse_compiler_output(
 
 
 def _has_unknown_line(lines: list[str]) -> bool:
-    return any(d.kind in ("error", "other") for d in parse_diagnostics(lines).diagnostics)
+    return any(
+        d.kind == "error" or (d.kind == "other" and not d.details.get("note"))
+        for d in parse_diagnostics(lines).diagnostics
+    )

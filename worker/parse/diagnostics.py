@@ -113,7 +113,7 @@ RULES: tuple[_Rule, ...] = (
     _Rule(
         "closure-capture",
         re.compile(
-            r"^(?P<function>\S+) capturing by (?P<by>value|ref): (?P<subject>\S+)"
+            r"^(?P<function>.+?) capturing by (?P<by>value|ref): (?P<subject>\S+)"
             r" \(addr=(?P<addr>\w+) assign=(?P<assign>\w+) width=(?P<width>\d+)\)$"
         ),
         _capture_details,
@@ -142,6 +142,38 @@ RULES: tuple[_Rule, ...] = (
         "nil-check",
         re.compile(r"^(?P<what>generated|removed) nil check$"),
         lambda m: {"subject": "", "removed": m["what"] == "removed"},
+    ),
+    _Rule(
+        "leaking-param",
+        re.compile(r"^marking (?P<subject>\S+) as escaping (?P<ddd>\.\.\.)?uintptr$"),
+        lambda m: {"subject": m["subject"], "param": m["subject"], "to": "heap", "uintptr": True},
+    ),
+    # Escape analysis notes that explain why an assignment did NOT make anything escape.
+    _Rule(
+        "escape-flow",
+        re.compile(r"^(?P<function>.+?) ignoring self-assignment in (?P<subject>.+)$"),
+        lambda m: {"subject": m["subject"], "in": m["function"], "note": "self-assignment"},
+    ),
+    # Recognised lines without a kind of their own: kept as "other", named by details["note"].
+    _Rule(
+        "other",
+        re.compile(r"^index bounds check elided$"),
+        lambda m: {"subject": "", "note": "bounds-check-elided"},
+    ),
+    _Rule(
+        "other",
+        re.compile(r"^zero-copy string->\[\]byte conversion$"),
+        lambda m: {"subject": "", "note": "zero-copy-conversion"},
+    ),
+    _Rule(
+        "other",
+        re.compile(r"^assuming (?P<subject>\S+) is unsafe uintptr$"),
+        lambda m: {"subject": m["subject"], "note": "unsafe-uintptr"},
+    ),
+    _Rule(
+        "other",
+        re.compile(r"^function (?P<subject>.+) considered 'big'; reducing max cost of inlinees$"),
+        lambda m: {"subject": m["subject"], "note": "big-function"},
     ),
     _Rule(
         "loop-var",

@@ -49,25 +49,44 @@ def qualify(name: str, package: str) -> str:
     return f"{package}.{name}" if name else ""
 
 
+_CLOSURE_RE = re.compile(r"\.func\d+(?:\.\d+)*(?:#.*#)?$")
+
+
 def _spans(functions: list[Function], declared: dict[str, tuple[str, int, int]]) -> list[_Span]:
+    # Copies of a closure made by inlining its enclosing function ("main.main.counter.func1"
+    # in 1.21, "main.counter.func1#…#" in 1.22+) have no "can inline" line of their own:
+    # they start where the closure they copy was declared.
+    closure_columns = {
+        (file, line): column for name, (file, line, column) in declared.items() if _CLOSURE_RE.search(name)
+    }
     spans = []
     for fn in functions:
         lines = [a.line for a in fn.asm if a.file == fn.file and a.line > 0]
         if fn.file and fn.line:
             file, line, column = declared.get(fn.name, ("", 0, 0))
             column = column if (file, line) == (fn.file, fn.line) else 0
+            if not column and _CLOSURE_RE.search(fn.name):
+                column = closure_columns.get((fn.file, fn.line), 0)
             spans.append(_Span(fn.name, fn.file, min([fn.line, *lines]), max([fn.line, *lines]), column))
     return spans
 
 
-def _named_function(d: Diagnostic, package: str) -> str:
+def _named_function(d: Diagnostic, package: str, assembled: set[str]) -> str:
     details = d.details
+    name = ""
     for key in ("explained_in", "in", "closure_of"):
         if details.get(key):
-            return qualify(details[key], package)
-    if d.kind in ("can-inline", "cannot-inline"):
-        return qualify(details.get("subject", ""), package)
-    return ""
+            name = details[key]
+            break
+    else:
+        if d.kind in ("can-inline", "cannot-inline"):
+            name = details.get("subject", "")
+    qualified = qualify(name, package)
+    # An instantiation of another package's generic function ("slices.pdqsortCmpFunc[…]",
+    # compiled into this package) is printed with its own package: keep that name.
+    if qualified not in assembled and name in assembled:
+        return name
+    return qualified
 
 
 def _declarations(diagnostics: list[Diagnostic], package: str) -> dict[str, tuple[str, int, int]]:
@@ -94,7 +113,7 @@ def _inlined_symbols(functions: list[Function]) -> set[str]:
 _LOCAL_METHOD_RE = re.compile(r"^\(\*?[^.()]+\)\.")
 
 
-def _symbol_for(callee: str, symbols: set[str], package: str) -> str:
+def _symbol_for(callee: str, symbols: set[str], package: str, local: set[str] | None = None) -> str:
     """The symbol name of an inlined callee as the compiler prints it.
 
     "speak" -> "main.speak", "main.func1" (a closure of main) -> "main.main.func1",
@@ -106,8 +125,16 @@ def _symbol_for(callee: str, symbols: set[str], package: str) -> str:
     matches = [s for s in symbols if s.endswith("." + callee)]
     if len(matches) == 1:
         return matches[0]
-    local = "." not in callee or callee.startswith(f"{package}.") or _LOCAL_METHOD_RE.match(callee)
-    return qualify(callee, package) if local else callee
+    # "local.func1": a closure of this package's function local, not package local's func1.
+    outer = callee.split(".", 1)[0]
+    closure_of_local = bool(local) and qualify(outer, package) in local and _CLOSURE_RE.search(callee)
+    is_local = (
+        "." not in callee
+        or callee.startswith(f"{package}.")
+        or _LOCAL_METHOD_RE.match(callee)
+        or closure_of_local
+    )
+    return qualify(callee, package) if is_local else callee
 
 
 def attribute(diagnostics: list[Diagnostic], functions: list[Function], package: str = "main") -> None:
@@ -120,13 +147,15 @@ def attribute(diagnostics: list[Diagnostic], functions: list[Function], package:
     declared = _declarations(diagnostics, package)
     spans = _spans(functions, declared)
     symbols = _inlined_symbols(functions)
+    assembled = {fn.name for fn in functions}
+    local_functions = assembled | set(declared)
     inlined_at: dict[Position, list[str]] = {}
     for d in diagnostics:
         if not d.function:
-            d.function = _named_function(d, package) or _enclosing(d.file, d.line, d.column, spans, declared)
+            d.function = _named_function(d, package, assembled) or _enclosing(d.file, d.line, d.column, spans, declared)
         position = (d.file, d.line, d.column)
         if d.kind == "inlining-call":
-            d.details["callee_symbol"] = _symbol_for(d.details["callee"], symbols, package)
+            d.details["callee_symbol"] = _symbol_for(d.details["callee"], symbols, package, local_functions)
             inlined_at.setdefault(position, []).append(d.details["callee_symbol"])
             continue
         chain = inlined_at.get(position)
