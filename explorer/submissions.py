@@ -10,6 +10,7 @@ import time
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from worker import compiler, toolchains
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
@@ -62,7 +63,7 @@ def submit(
         _enqueue(comp)
     elif comp.needs_work():
         Compilation.objects.filter(pk=key).update(
-            status=Compilation.Status.QUEUED, error="", started=None, finished=None, created=comp.created.now()
+            status=Compilation.Status.QUEUED, error="", started=None, finished=None, created=timezone.now()
         )
         comp.refresh_from_db()
         _enqueue(comp)

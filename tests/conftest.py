@@ -58,15 +58,19 @@ def redis_url(tmp_path_factory):
     proc.wait(10)
 
 
+def use_broker(url: str) -> None:
+    """Point this process's Celery app at ``url``, dropping connections it cached."""
+    from explorer.celery import app
+
+    app.conf.broker_url = url
+    app._pool = None  # as Celery does after a fork: new pools for the new URL on next use
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture(scope="session")
 def broker(redis_url):
     """Point this process's Celery app at the test Redis."""
-    from explorer.celery import app
-
-    app.conf.broker_url = redis_url
-    from django.conf import settings
-
-    settings.CELERY_BROKER_URL = redis_url
+    use_broker(redis_url)
     yield redis_url
 
 
