@@ -41,7 +41,9 @@ _INLTREE_START_RE = re.compile(r"^-- inlining tree for (?P<name>.+):$")
 _INLTREE_NODE_RE = re.compile(r"^(?P<index>\d+) \| (?P<parent>-?\d+) \| (?P<func>.+) \((?P<pos>[^()]*)\) pc=-?\d+$")
 _INLTREE_END = "--"
 
-_CALL_RE = re.compile(r"^CALL\s+(?P<target>runtime\.[\w.]+?)(?:<[^>]*>)?\(SB\)")
+# A call as each GOARCH prints it: "CALL\truntime.f(SB)" (amd64, 386, arm64, …),
+# "Call\truntime.f(SB)" (wasm), "JAL\tX1, runtime.f(SB)" (riscv64: jump and link).
+_CALL_RE = re.compile(r"^(?:CALL|Call|BL|JAL(?:\s+\w+,)?)\s+(?P<target>runtime\.[\w.]+?)(?:<[^>]*>)?\(SB\)")
 
 # Runtime functions that (may) allocate on the heap, by name prefix. Measured on 1.21
 # (runtime.newobject, makeslice, growslice, convT64, concatstring2, makemap_small, …)

@@ -129,10 +129,7 @@ def _symbol_for(callee: str, symbols: set[str], package: str, local: set[str] | 
     outer = callee.split(".", 1)[0]
     closure_of_local = bool(local) and qualify(outer, package) in local and _CLOSURE_RE.search(callee)
     is_local = (
-        "." not in callee
-        or callee.startswith(f"{package}.")
-        or _LOCAL_METHOD_RE.match(callee)
-        or closure_of_local
+        "." not in callee or callee.startswith(f"{package}.") or _LOCAL_METHOD_RE.match(callee) or closure_of_local
     )
     return qualify(callee, package) if is_local else callee
 
