@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 from worker.analysis import KINDS
 from worker.compiler import format_source
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
+from worker.summary import summaries_to_dicts, summarize
 
 from . import submissions
 from .models import Compilation
@@ -82,6 +83,7 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
         "diagnostics": analysis.get("diagnostics", []),
         "functions": analysis.get("functions", []),
         "errors": errors,
+        "summary": summaries_to_dicts(summarize(analysis)) if analysis else [],
         "toolchain": analysis.get("toolchain", ""),
         "timings": analysis.get("timings", {}),
         "created": comp.created.isoformat(),

@@ -15,6 +15,7 @@ from pygments.lexers import GoLexer
 from pygments.token import STANDARD_TYPES, Token
 
 from worker.analysis import HEAP_KINDS, KINDS
+from worker.summary import summaries_to_dicts, summarize
 
 # Short word and icon per kind: the gutter never relies on colour alone.
 KIND_LABELS = {
@@ -232,9 +233,21 @@ def build_view(analysis: dict | None, files: list) -> dict:
     counts = Counter(d["kind"] for d in diags if not _is_removed(d))
     function_views = [_asm_rows(fn, anchors) for fn in functions]
     function_views.sort(key=lambda fn: (not fn["user"], fn.get("file", ""), fn.get("line", 0)))
+    summary = (
+        [
+            {
+                **row,
+                "anchor": line_anchor(anchors[row["file"]], row["file"], row["line"]) if row["file"] in anchors else "",
+            }
+            for row in summaries_to_dicts(summarize(analysis))
+        ]
+        if analysis.get("functions") or analysis.get("diagnostics")
+        else []
+    )
     return {
         "files": file_views,
         "functions": function_views,
+        "summary": summary,
         "counts": [{**kind_label(k), "count": counts[k]} for k in sorted(counts, key=kind_sort_key)],
         "heap_count": sum(counts[k] for k in ("moved-to-heap", "escapes-to-heap")),
         "alloc_count": counts["heap-alloc-call"],

@@ -40,6 +40,10 @@ def test_compile_through_the_api_shows_escape_flow_barriers_and_assembly(live_se
     new_t = next(f for f in result["functions"] if f["name"] == "main.newT")
     assert any(a["line"] == 6 for a in new_t["asm"])
     assert result["url"].endswith(f"/s/{result['id']}")
+    summary = {row["name"]: row for row in result["summary"]}
+    assert summary["main.newT"]["heap_allocations"] == 1 and summary["main.newT"]["where"] == [6]
+    assert summary["main.newT"]["inlinable"] is True and summary["main.newT"]["frame_size"] == new_t["frame_size"]
+    assert summary["main.store"]["write_barriers"] == 1
 
 
 def test_same_input_gives_the_same_id_and_is_not_compiled_twice(live_server_url):

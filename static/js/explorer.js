@@ -299,8 +299,27 @@
 
   // ---------- Event wiring (delegated: fragments are swapped by htmx) ----------
 
+  // Sortable per-function summary: click a heading; again to reverse.
+  function sortTable(th) {
+    const table = th.closest("table");
+    const index = Array.from(th.parentElement.children).indexOf(th);
+    const numeric = th.dataset.sort === "number";
+    const descending = th.getAttribute("aria-sort") !== "descending";
+    for (const other of th.parentElement.children) other.setAttribute("aria-sort", "none");
+    th.setAttribute("aria-sort", descending ? "descending" : "ascending");
+    const body = table.tBodies[0];
+    const value = (row) => row.children[index].dataset.value;
+    const rows = Array.from(body.rows).sort((a, b) => {
+      const order = numeric ? parseFloat(value(a)) - parseFloat(value(b)) : value(a).localeCompare(value(b));
+      return descending ? -order : order;
+    });
+    for (const row of rows) body.appendChild(row);
+  }
+
   document.addEventListener("click", (event) => {
     const target = event.target;
+    const sortHeading = target.closest("table.sortable th[data-sort]");
+    if (sortHeading) { sortTable(sortHeading); return; }
     const filter = target.closest(".kind-filters [data-kind]");
     if (filter) {
       const kind = filter.dataset.kind;

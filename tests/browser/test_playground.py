@@ -221,3 +221,21 @@ def test_pending_state_counts_the_seconds_then_shows_the_result(page, live_serve
     screenshot("pending")
     page.wait_for_selector("#result .annotated-source", timeout=60_000)
     expect(line(page, HEAP_LINE).locator(".decisions")).to_contain_text("moved to heap: t")
+
+
+def test_per_function_summary_sorts_and_links_to_lines(page, live_server_url):
+    open_playground(page, live_server_url)
+    set_source(page, PROGRAM)
+    compile_and_wait(page)
+    table = page.locator(".summary-table")
+    expect(table).to_be_visible()
+    first_name = table.locator("tbody tr:first-child td:first-child")
+    table.locator("th", has_text="Heap allocs").click()  # descending: most allocations first
+    expect(first_name).to_have_text("main.newT")
+    expect(table.locator("tbody tr:first-child td:nth-child(2)")).to_contain_text("1")
+    table.locator("th", has_text="Frame").click()
+    table.locator("th", has_text="Frame").click()  # ascending
+    frames = [int(v) for v in table.locator("tbody td:nth-child(4)").evaluate_all("cells => cells.map(c => c.dataset.value)")]
+    assert frames == sorted(frames)
+    first_name.locator("a").click()
+    expect(page).to_have_url(re.compile(r"#L\d+$"))
