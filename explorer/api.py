@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import NinjaAPI, Schema, Status
 from ninja.errors import HttpError
 
-from worker.analysis import KINDS
+from worker.analysis import KINDS, Diagnostic, Function, SourceFile
 from worker.compiler import format_source
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
-from worker.summary import summaries_to_dicts, summarize
+from worker.summary import FunctionSummary, summaries_to_dicts, summarize
 
 from . import submissions
 from .models import Compilation
@@ -35,6 +35,29 @@ class CompileOut(Schema):
 
 class ErrorOut(Schema):
     error: str
+
+
+class CompilationOut(Schema):
+    """A compilation and, once finished, its analysis (shapes: worker/analysis.py)."""
+
+    id: str
+    status: str  # queued | running | done | failed
+    url: str
+    go: str
+    goarch: str
+    lang: str
+    groups: list[str]
+    source: str
+    files: list[SourceFile]
+    result: str  # "" until finished; then ok | compile-error | limit
+    diagnostics: list[Diagnostic]
+    functions: list[Function]
+    errors: list[str]
+    summary: list[FunctionSummary]
+    toolchain: str
+    timings: dict[str, float]
+    created: str
+    finished: str | None
 
 
 class FormatIn(Schema):
@@ -91,7 +114,7 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
     }
 
 
-@api.get("/compilations/{compilation_id}", response={200: dict, 404: ErrorOut})
+@api.get("/compilations/{compilation_id}", response={200: CompilationOut, 404: ErrorOut})
 def get_compilation(request: HttpRequest, compilation_id: str):
     comp = get_object_or_404(Compilation, pk=compilation_id)
     return compilation_payload(request, comp)
@@ -114,6 +137,11 @@ def format_code(request: HttpRequest, payload: FormatIn):
         return Status(200, {"source": join_files(format_source(files, payload.go or None))})
     except InvalidInput as exc:
         return Status(400, {"error": str(exc)})
+
+
+@api.exception_handler(Http404)
+def not_found(request, exc: Http404):
+    return api.create_response(request, {"error": "No such compilation."}, status=404)
 
 
 @api.exception_handler(HttpError)

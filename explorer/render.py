@@ -11,6 +11,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.utils.safestring import SafeString, mark_safe
 from pygments.lexers import GoLexer
 from pygments.token import STANDARD_TYPES, Token
 
@@ -138,6 +139,46 @@ def _groups(diags: list[dict]) -> list[DecisionGroup]:
     return [DecisionGroup(k, kind_label(k), sorted(by_kind[k], key=lambda d: d["column"]), removed[k]) for k in kinds]
 
 
+def asm_rows_html(fn_anchor: str, rows: list[dict]) -> SafeString:
+    """The <li> rows of one function's listing.
+
+    Built here rather than in a template loop: a 500-line program has thousands of
+    instructions and Django's template engine took ~0.5 s for them. Every value that
+    comes from the compiler is escaped.
+    """
+    e = html.escape
+    out = []
+    for r in rows:
+        if "label" in r:
+            out.append(f'<li class="asm-label" id="{e(fn_anchor)}-{r["label"]}">{r["label"]}:</li>')
+            continue
+        classes = "asm-line"
+        if r["heap_alloc"]:
+            classes += " heap-alloc"
+        if r["write_barrier"]:
+            classes += " write-barrier"
+        if not r["line"]:
+            classes += " no-source"
+        data = f' data-line="{r["line"]}" data-file="{e(r["file"])}"' if r["line"] else ""
+        src = f'<a href="#{e(r["anchor"])}" tabindex="-1">{r["line"]}</a>' if r["anchor"] else ""
+        ins = f'<span class="op">{e(r["op"])}</span>'
+        if r["operands"] or r["target"]:
+            ins += "\t" + e(r["operands"])
+        if r["target"]:
+            ins += f'<a class="jump-target" href="#{e(fn_anchor)}-{r["target"]}">{r["target"]}</a>'
+        if r["heap_alloc"]:
+            ins += '<span class="tag kind-chip" data-kind="heap-alloc-call">heap alloc</span>'
+        if r["write_barrier"]:
+            ins += '<span class="tag kind-chip" data-kind="write-barrier">write barrier</span>'
+        if r["inlined_from"]:
+            ins += f' <span class="inlined">; {e(r["inlined_from"])}</span>'
+        out.append(
+            f'<li class="{classes}"{data}><span class="pc">{r["pc"]}</span>'
+            f'<span class="src">{src}</span><span class="ins">{ins}</span></li>'
+        )
+    return mark_safe("\n".join(out))  # noqa: S308 - every interpolated value is escaped above
+
+
 def _asm_rows(fn: dict, anchors: dict[str, int]) -> dict:
     """A function's instructions with jump labels, source anchors and highlights."""
     instructions = [a for a in fn.get("asm", []) if not a["text"].startswith(DIRECTIVES)]
@@ -175,14 +216,16 @@ def _asm_rows(fn: dict, anchors: dict[str, int]) -> dict:
                 "inlined_from": a.get("inlined_from", ""),
             }
         )
+    fn_anchor = "fn-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", fn["name"])
     heap_allocs = sum(1 for a in instructions if a.get("heap_alloc"))
     barriers = sum(1 for a in instructions if a.get("write_barrier"))
     return {
         **{k: v for k, v in fn.items() if k != "asm"},
         "asm": fn.get("asm", []),
         "rows": rows,
+        "rows_html": asm_rows_html(fn_anchor, rows),
         "user": fn.get("file") in anchors,
-        "anchor": "fn-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", fn["name"]),
+        "anchor": fn_anchor,
         "heap_allocs": heap_allocs,
         "write_barriers": barriers,
         "instruction_count": len(instructions),

@@ -9,18 +9,21 @@ playground.html
     examples        list of explorer.examples.Example (slug, title, shows, lang, source)
     form            {"source", "go", "goarch", "lang"}: the values to show in the controls
     compilation     a Compilation or None (the permalink page)
-    view            render.build_view(...) or None
+    result_html     the rendered partials/result.html of a finished compilation, or ""
     read_only       True on the permalink page
     error           a message for the user, or ""
-partials/result.html   compilation, view, error   (a finished result or an input error)
+partials/result.html   compilation, view, error, busy   (a finished result or an input error)
 partials/pending.html  compilation, elapsed        (polls /s/<id>/result with htmx)
 """
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -29,7 +32,7 @@ from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
 from . import submissions
 from .examples import get_example, load_examples
-from .models import Compilation
+from .models import ENGINE_VERSION, Compilation
 from .render import build_view
 
 
@@ -54,14 +57,29 @@ def _page_context(form: dict, compilation: Compilation | None = None, **extra) -
         "examples": load_examples(),
         "form": form,
         "compilation": compilation,
-        "view": None,
         "read_only": False,
         "error": "",
     }
-    if compilation is not None and compilation.is_finished:
-        context["view"] = build_view(compilation.analysis, _files(compilation))
+    context["result_html"] = result_html(compilation) if compilation is not None and compilation.is_finished else ""
     context.update(extra)
     return context
+
+
+def result_html(comp: Compilation) -> str:
+    """The rendered result of a finished compilation, cached: it never changes.
+
+    Rendering a 500-line program's result takes a few hundred milliseconds; a permalink
+    shared in a review is opened many times.
+    """
+    key = f"result-html:{ENGINE_VERSION}:{comp.id}:{comp.status}:{comp.finished.isoformat() if comp.finished else ''}"
+    html = cache.get(key)
+    if html is None:
+        view = build_view(comp.analysis, _files(comp))
+        html = render_to_string(
+            "partials/result.html", {"compilation": comp, "view": view, "error": comp.error, "busy": False}
+        )
+        cache.set(key, str(html), timeout=24 * 3600)
+    return mark_safe(html)  # rendered by the template engine, which escaped everything
 
 
 def _files(comp: Compilation):
@@ -121,8 +139,7 @@ def _result_fragment(request: HttpRequest, comp: Compilation) -> HttpResponse:
     if not comp.is_finished:
         elapsed = (timezone.now() - comp.created).total_seconds()
         return render(request, "partials/pending.html", {"compilation": comp, "elapsed": elapsed})
-    view = build_view(comp.analysis, _files(comp))
-    return render(request, "partials/result.html", {"compilation": comp, "view": view, "error": comp.error})
+    return HttpResponse(result_html(comp))
 
 
 @require_GET
