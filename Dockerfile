@@ -16,6 +16,8 @@ RUN pip install --no-cache-dir -r requirements.txt
 ARG GO_VERSIONS="1.27.3"
 ARG GOARCHES="amd64 arm64 386 riscv64 wasm"
 COPY worker/__init__.py worker/toolchains.py worker/
+# the sandbox's compiler runner, built by each toolchain's own go at install
+COPY worker/runner/ worker/runner/
 RUN for v in $GO_VERSIONS; do \
       python -m worker.toolchains install "$v" $(for a in $GOARCHES; do printf -- '--goarch %s ' "$a"; done) || exit 1; \
     done

@@ -22,6 +22,27 @@ NEWEST_GO = "1.27.3"
 OLDEST_GO = "1.21.13"
 
 
+def go_versions_under_test() -> list[str]:
+    """Toolchains the version-parametrized tests run on, oldest first: OLDEST_GO and
+    NEWEST_GO, plus the installed ones named in ``EE_TEST_GO_VERSIONS`` (comma-separated,
+    e.g. "1.22.10,1.23.9"). A named version that is not installed is left out with a
+    warning (``python -m worker.toolchains install V`` installs it).
+
+    Not called ``test_…``: a test module importing it would collect it as a test.
+    """
+    import warnings
+
+    from worker import toolchains
+
+    extra = [v.strip() for v in os.environ.get("EE_TEST_GO_VERSIONS", "").split(",") if v.strip()]
+    installed = {tc.version for tc in toolchains.installed()}
+    missing = [v for v in extra if v not in installed]
+    if missing:
+        warnings.warn(f"EE_TEST_GO_VERSIONS: not installed, not tested: {', '.join(missing)}", stacklevel=2)
+    versions = {OLDEST_GO, NEWEST_GO} | {v for v in extra if v in installed}
+    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

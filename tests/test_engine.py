@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from tests.conftest import NEWEST_GO, OLDEST_GO
+from tests.conftest import NEWEST_GO, go_versions_under_test
 from worker import toolchains
 from worker.analysis import Analysis, Function, SourceFile
 from worker.compiler import CompileRequest, compile_request
@@ -154,7 +154,7 @@ func keep(p *Point) { kept = p }
 """
 
 
-@pytest.mark.parametrize("version", [OLDEST_GO, NEWEST_GO])
+@pytest.mark.parametrize("version", go_versions_under_test())
 def test_txtar_files_keep_their_names(version: str) -> None:
     files = split_files(TXTAR)
     assert [f.name for f in files] == ["a.go", "b.go"]

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NEWEST_GO, OLDEST_GO
+from tests.conftest import OLDEST_GO, go_versions_under_test
 from worker import toolchains
 from worker.analysis import KINDS, Analysis, SourceFile
 from worker.compiler import CompileRequest, compile_request
 from worker.parse import diagnostic_lines, parse_compiler_output
 
-VERSIONS = (OLDEST_GO, NEWEST_GO)
+VERSIONS = tuple(go_versions_under_test())  # oldest and newest (+ EE_TEST_GO_VERSIONS)
 # Multi-file packages (mostly) that import only public standard packages.
 PACKAGES = ("container/list", "bufio", "encoding/csv", "text/tabwriter", "compress/flate")
 

@@ -123,6 +123,7 @@ def test_dict_form_gives_the_same_summary_and_serialises() -> None:
         "bounds_checks": 0,
         "nil_checks": 0,
         "write_barriers": 0,
+        "large_copies": 0,
     }
 
 

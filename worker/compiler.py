@@ -3,6 +3,11 @@
 The compiler (``$GOROOT/pkg/tool/linux_amd64/compile``) is called directly with the
 importcfg of the prepared standard library: one run prints every diagnostic and the
 assembly on one stream. ``go build`` is never used per request.
+
+It runs under the toolchain's ``ee-runner`` (worker/runner): the compiler also writes its
+optimization log (``-json=0,file:///tmp/logopt``, the only source of large copies) into
+the sandbox's private /tmp, and the runner appends it to stdout in frames marked with a
+per-run nonce, which are cut off before anything else reads the output.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import sandbox, toolchains
-from .analysis import Analysis, Diagnostic, SourceFile, Timings
+from .analysis import Analysis, Diagnostic, SourceFile
 from .inputs import InvalidInput, find_imports, package_name
+from .parse import logopt as logopt_parse
 from .parse import parse_compiler_output
 
 LANG_RE = re.compile(r"^go1\.(\d+)$")
@@ -29,6 +35,8 @@ LIMIT_MESSAGES = {
     "output": "The compiler printed more than {output_mib} MiB and was stopped.",
     "file": "The compiler tried to write more than the file-size limit and was stopped.",
 }
+# Where the compiler writes its optimization log: inside the sandbox's private tmpfs.
+LOGOPT_DIR = "/tmp/logopt"
 
 
 @dataclass
@@ -105,8 +113,21 @@ def compiler_argv(tc: toolchains.Toolchain, req: CompileRequest, lang: str, work
     argv += debug_flags(tc, lang, req.groups)
     if "asm" in req.groups:
         argv.append("-S=2")
+    argv.append(f"-json=0,file://{LOGOPT_DIR}")
     argv += [f.name for f in req.files]
     return argv
+
+
+def runner_argv(tc: toolchains.Toolchain, compile_argv: list[str], marker: str) -> list[str]:
+    """The compiler's argv under the runner, which frames the log files after its output."""
+    return [
+        str(tc.runner),
+        "-marker", marker,
+        "-logopt", LOGOPT_DIR,
+        "-codes", ",".join(logopt_parse.CODES),
+        "--",
+        *compile_argv,
+    ]
 
 
 def check_imports(tc: toolchains.Toolchain, req: CompileRequest) -> list[Diagnostic]:
@@ -146,12 +167,19 @@ def compile_request(req: CompileRequest) -> Analysis:
         analysis.timings.total_ms = (time.perf_counter() - started) * 1000
         return analysis
 
+    if not tc.has_runner():
+        # An operator's error, not the user's: the run fails and is retried later.
+        raise RuntimeError(
+            f"Go {tc.version} has no compiler runner at {tc.runner}: "
+            f"run python -m worker.toolchains install {tc.version}"
+        )
+    marker = logopt_parse.new_marker()
     workdir = Path(tempfile.mkdtemp(prefix="ee-src-"))
     try:
         for f in req.files:
             (workdir / f.name).write_text(f.text, encoding="utf-8")
         result = sandbox.run(
-            compiler_argv(tc, req, lang, workdir),
+            runner_argv(tc, compiler_argv(tc, req, lang, workdir), marker),
             env={
                 "GOROOT": str(tc.goroot),
                 "GOARCH": req.goarch,
@@ -167,7 +195,8 @@ def compile_request(req: CompileRequest) -> Analysis:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     analysis.timings.compile_ms = result.wall_ms
-    output = _rewrite_paths(result.stdout + result.stderr, workdir)
+    stdout, logs = logopt_parse.split_frames(_rewrite_paths(result.stdout, workdir), marker)
+    output = stdout + _rewrite_paths(result.stderr, workdir)
     analysis.raw_output = output
     parse_start = time.perf_counter()
     if result.limit:
@@ -180,7 +209,11 @@ def compile_request(req: CompileRequest) -> Analysis:
         analysis.raw_output = output[-20000:]
     else:
         parsed = parse_compiler_output(
-            output, [f.name for f in req.files], exit_code=result.returncode, package=package_name(req.files)
+            output,
+            [f.name for f in req.files],
+            exit_code=result.returncode,
+            package=package_name(req.files),
+            logopt=logs,
         )
         analysis.diagnostics = parsed.diagnostics
         analysis.functions = parsed.functions

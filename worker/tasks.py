@@ -22,13 +22,15 @@ def compile_task(compilation_id: str) -> str:
         return "missing"
     if comp.status == Compilation.Status.DONE:
         return "done"
-    Compilation.objects.filter(pk=comp.pk).update(status=Compilation.Status.RUNNING, started=timezone.now())
+    started = timezone.now()
+    Compilation.objects.filter(pk=comp.pk).update(status=Compilation.Status.RUNNING, started=started)
     fields = {"finished": None}
     try:
         request = compiler.CompileRequest(
             files=split_files(comp.source), go=comp.go, goarch=comp.goarch, lang=comp.lang, groups=comp.group_list
         )
         analysis = compiler.compile_request(request)
+        analysis.timings.queued_ms = max(0.0, (started - comp.created).total_seconds() * 1000)
     except InvalidInput as exc:
         fields.update(status=Compilation.Status.FAILED, error=str(exc), analysis=None)
     except Exception:

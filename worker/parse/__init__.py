@@ -3,7 +3,9 @@
 The stream interleaves diagnostics (``-m=2``, ``-d=wb,…``, errors), the ``-S=2``
 listing and the ``-d=pctab=pctoinline`` dump. ``parse_compiler_output`` splits it and
 dispatches: ``diagnostics`` for positioned lines, ``asm`` for the listing and the pctab
-dump, ``link`` to cross-reference them.
+dump, ``link`` to cross-reference them. The optimization log (``-json``), which the
+sandbox runner appends to stdout in frames, is cut off first (``logopt.split_frames``)
+and only its large copies become diagnostics (``logopt.large_copy_diagnostics``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from worker.analysis import Diagnostic, Function
 from worker.parse.asm import is_asm_line, parse_asm
 from worker.parse.diagnostics import POSITION_RE, diagnostic_lines, parse_diagnostics
 from worker.parse.link import attribute, heap_alloc_diagnostics
+from worker.parse.logopt import LogoptFile, large_copy_diagnostics
 
 __all__ = ["ParsedOutput", "diagnostic_lines", "parse_compiler_output", "split_output"]
 
@@ -43,20 +46,28 @@ def split_output(text: str) -> tuple[list[str], list[str]]:
 
 
 def parse_compiler_output(
-    text: str, user_files: list[str], *, exit_code: int | None = None, package: str = "main"
+    text: str,
+    user_files: list[str],
+    *,
+    exit_code: int | None = None,
+    package: str = "main",
+    logopt: list[LogoptFile] | None = None,
 ) -> ParsedOutput:
     """Parse one compile run's output.
 
     ``user_files``: the user's file names (as passed to the compiler, e.g. "main.go").
     ``exit_code``: the compiler's exit status when known; otherwise a run that produced
     no functions and some unrecognised positioned line is taken as failed.
+    ``logopt``: the run's optimization log files (``logopt.split_frames``), if any.
     """
     diagnostic_text, assembly_text = split_output(text)
     functions = parse_asm(assembly_text)
     failed = exit_code != 0 if exit_code is not None else not functions and _has_unknown_line(diagnostic_text)
     parsed = parse_diagnostics(diagnostic_text, failed=failed)
-    attribute(parsed.diagnostics, functions, package)
-    diagnostics = parsed.diagnostics + heap_alloc_diagnostics(functions)
+    copies = large_copy_diagnostics(logopt or [])
+    # After the text's diagnostics: every "inlining call" line counts for the copies.
+    attribute(parsed.diagnostics + copies, functions, package)
+    diagnostics = parsed.diagnostics + heap_alloc_diagnostics(functions) + copies
     for d in diagnostics:
         d.details.setdefault("user_file", d.file in user_files)
     return ParsedOutput(diagnostics=diagnostics, functions=functions, errors=parsed.errors, unparsed=parsed.unparsed)

@@ -10,6 +10,9 @@
   inlines Y), X — the call the user wrote — is named; details["inline_chain"] lists them
   all. Names are symbol names ("main.speak") like ``AsmLine.inlined_from`` whenever the
   assembly's inlining trees contain the callee, else the compiler's text ("speak").
+  A diagnostic that knows its own inlining (``details["inlined_positions"]``, from the
+  optimization log: ``large-copy``) gets an ``inlined_from`` only when that list is not
+  empty: a copy at a call site (passing the argument) is the caller's own code.
 * Heap-allocating runtime calls in the assembly become synthetic ``heap-alloc-call``
   diagnostics at the user's line.
 """
@@ -156,6 +159,8 @@ def attribute(diagnostics: list[Diagnostic], functions: list[Function], package:
             inlined_at.setdefault(position, []).append(d.details["callee_symbol"])
             continue
         chain = inlined_at.get(position)
+        if d.details.get("inlined_positions") == []:
+            chain = None  # the diagnostic's own record says it is not in inlined code
         if chain and d.kind not in _NOT_INLINED_CODE and not d.inlined_from:
             d.inlined_from = chain[0]
             d.details["inline_chain"] = list(chain)

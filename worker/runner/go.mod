@@ -1,0 +1,3 @@
+module escape-explorer/runner
+
+go 1.21
