@@ -78,10 +78,10 @@ def test_moved_to_heap_with_its_flow(version: str) -> None:
     assert (t.file, t.line, t.column) == ("main.go", 6, 2)
     assert t.function == "main.newT"
     assert t.details["subject"] == "t"
-    expected_header = "t escapes to heap in newT:" if version >= "1.22" else "t escapes to heap:"
+    expected_header = "t escapes to heap in newT:" if version >= "1.25" else "t escapes to heap:"
     assert t.explanation == expected_header
     assert [(s.depth, s.line, s.column) for s in t.flow] == [(1, 6, 2), (2, 7, 9), (2, 7, 2)]
-    arrow = "←" if version >= "1.22" else "="
+    arrow = "←" if version >= "1.25" else "="
     assert t.flow[0].message == f"flow: ~r0 {arrow} &t:"
     assert t.flow[-1].message == "from return &t (return) at main.go:7:2"
     assert diagnostic_lines(t)[0] == f"main.go:6:2: {expected_header}"
@@ -280,3 +280,22 @@ def test_leak_header_with_braced_destination() -> None:
     [d] = parse_diagnostics(lines).diagnostics
     assert d.details["flow_to"] == "{storage for d.Sound}"
     assert d.details["explained_in"] == "methodValue"
+
+
+def test_decision_printed_without_a_position() -> None:
+    """Range-over-func (1.23+): the made-up #next has no position, nor has its capture."""
+    lines = [
+        "main.go:16:8: find capturing by ref: #state1 (addr=false assign=true width=8)",
+        "find capturing by ref: #next (addr=false assign=true width=8)",
+    ]
+    parsed = parse_compiler_output("\n".join(lines), ["main.go"], exit_code=0)
+    assert parsed.unparsed == []
+    state, nxt = parsed.diagnostics
+    assert (nxt.kind, nxt.file, nxt.line, nxt.column) == ("closure-capture", "", 0, 0)
+    assert nxt.details | {"subject": "#next", "by": "ref", "closure_of": "find"} == nxt.details
+    assert (state.function, nxt.function) == ("main.find", "main.find")
+    assert nxt.details["user_file"] is False
+    assert [line for d in parsed.diagnostics for line in diagnostic_lines(d)] == lines
+    # In a failed compile, an unpositioned line stays an error line.
+    failed = parse_diagnostics(lines[1:], failed=True)
+    assert failed.diagnostics == [] and failed.errors == lines[1:]

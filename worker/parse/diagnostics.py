@@ -8,12 +8,12 @@ the compile failed); ``diagnostic_lines`` gives back exactly the printed lines.
 Shapes of the ``-m=2`` explanation blocks (printed with fmt.Printf, not buffered, so a
 block is always contiguous; the decision it explains comes later, at the same position):
 
-    main.go:8:2: t escapes to heap in newT:          (1.21: "t escapes to heap:")
-    main.go:8:2:   flow: ~r0 ← &t:                   (1.21: "flow: ~r0 = &t:")
+    main.go:8:2: t escapes to heap in newT:          (before 1.25: "t escapes to heap:")
+    main.go:8:2:   flow: ~r0 ← &t:                   (before 1.25: "flow: ~r0 = &t:")
     main.go:8:2:     from &t (address-of) at main.go:9:9
     main.go:8:2: moved to heap: t
 
-    main.go:12:12: parameter p leaks to {heap} for store with derefs=0:   (1.21: no "for F")
+    main.go:12:12: parameter p leaks to {heap} for store with derefs=0:   (before 1.25: no "for F")
     main.go:12:12: leaking param: p
 """
 
@@ -294,7 +294,15 @@ def parse_diagnostics(lines: Iterable[str], failed: bool = False) -> DiagnosticP
             continue
         m = POSITION_RE.match(line)
         if m is None:
-            if line.startswith("\t") and last is not None and last.kind in ("error", "other"):
+            known = None if failed or line[:1].isspace() else classify(line)
+            if known:
+                # A decision about a variable the compiler made up, printed without a
+                # position: 1.23+ range-over-func ("f capturing by ref: #next (…)").
+                kind, details = known
+                d = Diagnostic(file="", line=0, column=0, kind=kind, message=line, details=details)
+                ordered.append(d)
+                last = d
+            elif line.startswith("\t") and last is not None and last.kind in ("error", "other"):
                 last.message += "\n" + line  # e.g. "\thave ()" / "\twant (int)" under an error
             else:
                 result.unparsed.append(line)
@@ -336,6 +344,8 @@ def diagnostic_lines(d: Diagnostic) -> list[str]:
     """The lines the compiler printed for ``d``, in order (none for synthetic diagnostics)."""
     if d.details.get("synthetic"):
         return []
+    if not d.file and not d.line:
+        return d.message.split("\n")  # printed without a position
     pos = format_position(d.file, d.line, d.column)
     flow = [f"{pos}: {'  ' * s.depth}{s.message}" for s in d.flow]
     # A flow step's own position is the prefix of its line, except "from … at F:L:C" steps,
