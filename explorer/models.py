@@ -19,7 +19,14 @@ ENGINE_VERSION = "2"
 
 def compilation_key(source: str, go: str, goarch: str, lang: str, groups: tuple[str, ...]) -> str:
     payload = json.dumps(
-        {"source": source, "go": go, "goarch": goarch, "lang": lang, "groups": sorted(groups), "engine": ENGINE_VERSION},
+        {
+            "source": source,
+            "go": go,
+            "goarch": goarch,
+            "lang": lang,
+            "groups": sorted(groups),
+            "engine": ENGINE_VERSION,
+        },
         sort_keys=True,
     )
     digest = hashlib.sha256(payload.encode("utf-8")).digest()

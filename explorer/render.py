@@ -291,6 +291,8 @@ def build_view(analysis: dict | None, files: list) -> dict:
         "files": file_views,
         "functions": function_views,
         "summary": summary,
+        # printed by the compiler without a position (e.g. range-over-func's made-up #next)
+        "unplaced": [{**d, "label": kind_label(d["kind"])} for d in diags if not d["file"] or d["line"] < 1],
         "counts": [{**kind_label(k), "count": counts[k]} for k in sorted(counts, key=kind_sort_key)],
         "heap_count": sum(counts[k] for k in ("moved-to-heap", "escapes-to-heap")),
         "alloc_count": counts["heap-alloc-call"],

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
-from django.template.loader import render_to_string
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
@@ -126,7 +126,9 @@ def compile_view(request: HttpRequest) -> HttpResponse:
         if is_htmx:
             context = {"compilation": None, "view": None, "error": str(exc), "busy": busy}
             return render(request, "partials/result.html", context, status=status)
-        return render(request, "playground.html", _page_context(form, error=str(exc)), status=400 if status == 200 else status)
+        return render(
+            request, "playground.html", _page_context(form, error=str(exc)), status=400 if status == 200 else status
+        )
     if not is_htmx:
         return redirect(comp)
     comp = submissions.wait_for(comp)

@@ -53,7 +53,9 @@ func main() { fmt.Println(newPoint(1, 2), sum([]int{1, 2, 3})) }
 
 
 def large_program(functions: int = 25) -> str:
-    parts = ['package main\n\nimport (\n\t"fmt"\n\t"strings"\n)\n\ntype item struct {\n\tname string\n\tvals []int\n}\n']
+    parts = [
+        'package main\n\nimport (\n\t"fmt"\n\t"strings"\n)\n\ntype item struct {\n\tname string\n\tvals []int\n}\n'
+    ]
     for i in range(functions):
         parts.append(
             f"""
@@ -133,15 +135,31 @@ def bench_end_to_end(programs: dict[str, str]) -> None:
     }
     procs = []
     try:
-        procs.append(subprocess.Popen(["redis-server", "--port", str(redis_port), "--save", "", "--dir", str(scratch)],
-                                      stdout=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                ["redis-server", "--port", str(redis_port), "--save", "", "--dir", str(scratch)],
+                stdout=subprocess.DEVNULL,
+            )
+        )
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-        procs.append(subprocess.Popen([sys.executable, "-m", "celery", "-A", "explorer", "worker", "-c", "2",
-                                       "--loglevel=WARNING"], cwd=ROOT, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        procs.append(subprocess.Popen([sys.executable, "-m", "gunicorn", "explorer.wsgi", "-b", f"127.0.0.1:{web_port}",
-                                       "-w", "2"], cwd=ROOT, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "explorer", "worker", "-c", "2", "--loglevel=WARNING"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "explorer.wsgi", "-b", f"127.0.0.1:{web_port}", "-w", "2"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         wait_port(web_port)
         base = f"http://127.0.0.1:{web_port}"
         post(f"{base}/api/v1/compile", {"source": fresh(SMALL, -1), "wait": 10})  # warm up the worker

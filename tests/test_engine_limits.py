@@ -27,7 +27,9 @@ def test_output_flood_is_cut_and_reported():
 
 def test_nested_closures_flood_the_output_and_are_stopped():
     # 2,000 nested closures: -m=2 explains each capture along the whole chain, quadratically
-    src = "package main\n\nfunc main() {\n\tx := 0\n" + "\tfunc() { x++\n" * 2000 + "\t}()\n" * 2000 + "\tprintln(x)\n}\n"
+    src = (
+        "package main\n\nfunc main() {\n\tx := 0\n" + "\tfunc() { x++\n" * 2000 + "\t}()\n" * 2000 + "\tprintln(x)\n}\n"
+    )
     analysis = compile_request(request(src))
     assert analysis.status == "limit"
     assert "printed more than 8 MiB" in analysis.errors[0]
@@ -72,7 +74,11 @@ def test_syntax_error_comes_back_at_its_line():
 
 
 def test_unknown_import_is_named_without_running_the_compiler():
-    analysis = compile_request(request('package main\n\nimport (\n\t"fmt"\n\t"golang.org/x/exp/slices"\n)\n\nfunc main() { fmt.Println(slices.Max([]int{1})) }\n'))
+    analysis = compile_request(
+        request(
+            'package main\n\nimport (\n\t"fmt"\n\t"golang.org/x/exp/slices"\n)\n\nfunc main() { fmt.Println(slices.Max([]int{1})) }\n'
+        )
+    )
     assert analysis.status == "compile-error"
     assert analysis.errors == [
         'main.go:5:2: package "golang.org/x/exp/slices" is not in the standard library of Go '

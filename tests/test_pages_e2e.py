@@ -48,9 +48,10 @@ def test_htmx_compile_returns_the_annotated_fragment_and_pushes_the_permalink(li
     assert status == 200
     assert headers["HX-Push-Url"].startswith("/s/")
     if "moved to heap" not in body:  # the wait ran out: follow the pending fragment's poll
-        body = compile_and_wait(live_server_url, {"source": PROGRAM}) and urllib.request.urlopen(
-            live_server_url + headers["HX-Push-Url"] + "/result"
-        ).read().decode()
+        body = (
+            compile_and_wait(live_server_url, {"source": PROGRAM})
+            and urllib.request.urlopen(live_server_url + headers["HX-Push-Url"] + "/result").read().decode()
+        )
     assert "moved to heap: x" in body
     assert 'class="line heap"' in body or "heap" in body
 
@@ -76,7 +77,10 @@ def test_permalink_survives_a_restart_without_compiling_again(live_server_url):
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{database_path()}", "REDIS_URL": "redis://127.0.0.1:1/0"}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "explorer.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port, 30)

@@ -44,8 +44,14 @@ def test_bound_paths_are_read_only_and_tmp_is_the_only_writable_place():
     tmp_path = Path(tempfile.mkdtemp(prefix="ee-test-"))
     (tmp_path / "in.go").write_text("package main\n")
     result = sandbox.run(
-        ["/bin/sh", "-c", f"echo x > {tmp_path}/in.go; echo $?; echo y > /usr/evil; echo $?; echo z > /tmp/ok && cat /tmp/ok"],
-        ro_paths=SYSTEM, input_dir=tmp_path, cwd=str(tmp_path),
+        [
+            "/bin/sh",
+            "-c",
+            f"echo x > {tmp_path}/in.go; echo $?; echo y > /usr/evil; echo $?; echo z > /tmp/ok && cat /tmp/ok",
+        ],
+        ro_paths=SYSTEM,
+        input_dir=tmp_path,
+        cwd=str(tmp_path),
     )
     codes = result.stdout.split()
     assert codes[0] != "0" and codes[1] != "0" and codes[2] == "z"
@@ -76,16 +82,28 @@ def test_file_size_limit():
 
 def test_memory_limit():
     # a process that asks for far more address space than allowed fails to get it
-    result = sh("head -c 300000000 /dev/zero | tail -c 1 >/dev/null; echo done",
-                limits=sandbox.Limits(memory_bytes=64 * 1024**2))
+    result = sh(
+        "head -c 300000000 /dev/zero | tail -c 1 >/dev/null; echo done",
+        limits=sandbox.Limits(memory_bytes=64 * 1024**2),
+    )
     assert result.returncode == 0  # small tools still work under the limit
-    big = sandbox.run(["/usr/bin/python3", "-c", "x = bytearray(512 * 1024 * 1024)"], ro_paths=SYSTEM,
-                      limits=sandbox.Limits(memory_bytes=256 * 1024**2)) if Path("/usr/bin/python3").exists() else None
+    big = (
+        sandbox.run(
+            ["/usr/bin/python3", "-c", "x = bytearray(512 * 1024 * 1024)"],
+            ro_paths=SYSTEM,
+            limits=sandbox.Limits(memory_bytes=256 * 1024**2),
+        )
+        if Path("/usr/bin/python3").exists()
+        else None
+    )
     if big is not None:
         assert big.returncode != 0 and "MemoryError" in big.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the process limit binds the sandbox user when we drop from root")
 def test_process_count_limit():
-    result = sh("for i in $(seq 50); do sleep 5 & done; wait; echo finished", limits=sandbox.Limits(processes=10, wall_seconds=10))
+    result = sh(
+        "for i in $(seq 50); do sleep 5 & done; wait; echo finished",
+        limits=sandbox.Limits(processes=10, wall_seconds=10),
+    )
     assert "fork" in result.stderr.lower() or "resource" in result.stderr.lower() or result.returncode != 0

@@ -11,8 +11,6 @@ from tests.httpclient import compile_and_wait
 SOURCE = "package main\n\nfunc main() {}\n"
 
 
-
-
 @pytest.fixture
 def unreachable_broker():
     from explorer.celery import app

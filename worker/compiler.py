@@ -99,12 +99,18 @@ def debug_flags(tc: toolchains.Toolchain, lang: str, groups: tuple[str, ...]) ->
 def compiler_argv(tc: toolchains.Toolchain, req: CompileRequest, lang: str, workdir: Path) -> list[str]:
     argv = [
         str(tc.compile),
-        "-p", package_name(req.files),
-        "-importcfg", str(tc.importcfg(req.goarch)),
-        "-lang", lang,
-        "-trimpath", f"{workdir}=>",
-        "-o", "/tmp/out.o",
-        "-c", "1",
+        "-p",
+        package_name(req.files),
+        "-importcfg",
+        str(tc.importcfg(req.goarch)),
+        "-lang",
+        lang,
+        "-trimpath",
+        f"{workdir}=>",
+        "-o",
+        "/tmp/out.o",
+        "-c",
+        "1",
         "-nolocalimports",
         "-pack",
     ]
@@ -122,9 +128,12 @@ def runner_argv(tc: toolchains.Toolchain, compile_argv: list[str], marker: str) 
     """The compiler's argv under the runner, which frames the log files after its output."""
     return [
         str(tc.runner),
-        "-marker", marker,
-        "-logopt", LOGOPT_DIR,
-        "-codes", ",".join(logopt_parse.CODES),
+        "-marker",
+        marker,
+        "-logopt",
+        LOGOPT_DIR,
+        "-codes",
+        ",".join(logopt_parse.CODES),
         "--",
         *compile_argv,
     ]

@@ -122,7 +122,7 @@ def find_imports(files: list[SourceFile]) -> list[ImportSite]:
 
 def _header_region(text: str) -> str:
     """The file up to its first top-level declaration other than import, comments blanked."""
-    blanked = _COMMENT_OR_STRING.sub(lambda m: m.group(0) if m.group(0)[0] in "\"`" else _blank(m.group(0)), text)
+    blanked = _COMMENT_OR_STRING.sub(lambda m: m.group(0) if m.group(0)[0] in '"`' else _blank(m.group(0)), text)
     m = re.search(r"^(func|type|var|const)\b", blanked, re.MULTILINE)
     return blanked[: m.start()] if m else blanked
 

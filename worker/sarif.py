@@ -88,6 +88,8 @@ def code_point_column(lines: list[str], line: int, column: int) -> int:
 
 
 def _location(file: str, line: int, column: int, sources: dict[str, list[str]]) -> dict[str, Any]:
+    if not file:  # a decision the compiler printed without a position: only its function locates it
+        return {}
     physical: dict[str, Any] = {"artifactLocation": {"uri": file, "uriBaseId": "SRCROOT"}}
     if line >= 1:
         region: dict[str, Any] = {"startLine": line}
@@ -108,7 +110,7 @@ def _result(d: Diagnostic, rule_index: int, sources: dict[str, list[str]]) -> di
         "ruleIndex": rule_index,
         "level": LEVELS.get(d.kind, "note"),
         "message": {"text": d.message},
-        "locations": [location],
+        "locations": [location] if location else [],
         "partialFingerprints": {FINGERPRINT: hashlib.sha256(identity.encode()).hexdigest()[:32]},
         "properties": {k: v for k, v in {"subject": subject, "inlinedFrom": d.inlined_from}.items() if v},
     }

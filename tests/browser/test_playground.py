@@ -235,7 +235,9 @@ def test_per_function_summary_sorts_and_links_to_lines(page, live_server_url):
     expect(table.locator("tbody tr:first-child td:nth-child(2)")).to_contain_text("1")
     table.locator("th", has_text="Frame").click()
     table.locator("th", has_text="Frame").click()  # ascending
-    frames = [int(v) for v in table.locator("tbody td:nth-child(4)").evaluate_all("cells => cells.map(c => c.dataset.value)")]
+    frames = [
+        int(v) for v in table.locator("tbody td:nth-child(4)").evaluate_all("cells => cells.map(c => c.dataset.value)")
+    ]
     assert frames == sorted(frames)
     first_name.locator("a").click()
     expect(page).to_have_url(re.compile(r"#L\d+$"))
