@@ -5,6 +5,7 @@ version), so the same input always gets the same permalink and is compiled once.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
 from datetime import timedelta
@@ -49,7 +50,8 @@ class Compilation(models.Model):
     lang = models.CharField(max_length=16)
     groups = models.CharField(max_length=128)  # comma-separated diagnostic groups
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
-    analysis = models.JSONField(null=True, blank=True)
+    analysis = models.JSONField(null=True, blank=True)  # Analysis.to_dict() less raw_output
+    raw_output_gz = models.BinaryField(null=True, blank=True)  # the compiler's output, gzip
     error = models.TextField(blank=True)  # user-facing reason when failed
     created = models.DateTimeField(default=timezone.now)
     started = models.DateTimeField(null=True, blank=True)
@@ -78,6 +80,10 @@ class Compilation(models.Model):
                 self.started is None or timezone.now() - self.started > self.STALE_AFTER
             )
         return False
+
+    @property
+    def raw_output(self) -> str:
+        return gzip.decompress(self.raw_output_gz).decode("utf-8") if self.raw_output_gz else ""
 
     def get_absolute_url(self) -> str:
         return reverse("permalink", args=[self.id])

@@ -89,7 +89,7 @@ def wait_for(comp: Compilation, seconds: float | None = None) -> Compilation:
     delay = 0.01
     while time.monotonic() < deadline:
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.1)
+        delay = min(delay * 1.5, 0.025)
         comp.refresh_from_db()
         if comp.is_finished:
             break

@@ -165,7 +165,7 @@ def result_fragment(request: HttpRequest, compilation_id: str) -> HttpResponse:
 @require_GET
 def raw_output(request: HttpRequest, compilation_id: str) -> HttpResponse:
     comp = get_object_or_404(Compilation, pk=compilation_id)
-    text = (comp.analysis or {}).get("raw_output", "") or comp.error
+    text = comp.raw_output or comp.error
     return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 

@@ -2,6 +2,7 @@
 survive a restart (a new web process on the same database)."""
 
 import os
+import re
 import subprocess
 import sys
 import urllib.parse
@@ -90,3 +91,11 @@ def test_permalink_survives_a_restart_without_compiling_again(live_server_url):
         server.wait(10)
     assert "moved to heap: x" in page
     assert Compilation.objects.get(pk=result["id"]).finished == finished
+
+
+def test_raw_output_is_the_compilers_own_text(live_server_url):
+    result = compile_and_wait(live_server_url, {"source": PROGRAM})
+    raw = urllib.request.urlopen(f"{live_server_url}/s/{result['id']}/raw").read().decode()
+    assert "main.go:4:2: moved to heap: x" in raw
+    assert re.search(r"^main\.leak(<\d>)? STEXT", raw, re.MULTILINE)
+    assert "#ee-logopt" not in raw  # the runner's frames are the engine's, not the compiler's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 
 from celery import shared_task
@@ -32,21 +33,25 @@ def compile_task(compilation_id: str) -> str:
         analysis = compiler.compile_request(request)
         analysis.timings.queued_ms = max(0.0, (started - comp.created).total_seconds() * 1000)
     except InvalidInput as exc:
-        fields.update(status=Compilation.Status.FAILED, error=str(exc), analysis=None)
+        fields.update(status=Compilation.Status.FAILED, error=str(exc), analysis=None, raw_output_gz=None)
     except Exception:
         log.exception("compilation %s failed", compilation_id)
         fields.update(
             status=Compilation.Status.FAILED,
             error="Something went wrong on our side while compiling. Try again; if it persists, tell us.",
             analysis=None,
+            raw_output_gz=None,
         )
     else:
+        # The raw output (mostly assembly listing) is kept apart, compressed: it is only
+        # read by /s/<id>/raw, and it would double the JSON every page load parses.
+        raw = gzip.compress(analysis.raw_output.encode("utf-8"), compresslevel=5)
+        analysis.raw_output = ""
+        fields.update(analysis=analysis.to_dict(), raw_output_gz=raw)
         if analysis.status == "limit":
-            fields.update(
-                status=Compilation.Status.FAILED, error=" ".join(analysis.errors), analysis=analysis.to_dict()
-            )
+            fields.update(status=Compilation.Status.FAILED, error=" ".join(analysis.errors))
         else:
-            fields.update(status=Compilation.Status.DONE, error="", analysis=analysis.to_dict())
+            fields.update(status=Compilation.Status.DONE, error="")
     fields["finished"] = timezone.now()
     # One UPDATE: the row goes from running to its final state with its analysis at once.
     Compilation.objects.filter(pk=comp.pk).update(**fields)
