@@ -106,6 +106,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 0}
 CELERY_TASK_IGNORE_RESULT = True
 
+# Back-pressure: new compilations are refused (503, "busy") while this many wait.
+MAX_QUEUED_COMPILATIONS = int(os.environ.get("MAX_QUEUED_COMPILATIONS", "100"))
+
 # How long the web process waits for a fresh result before answering "pending".
 COMPILE_WAIT_SECONDS = float(os.environ.get("COMPILE_WAIT_SECONDS", "2.0"))
 

@@ -52,6 +52,8 @@ def submit(
     normalised = join_files(files)
     key = compilation_key(normalised, tc.version, goarch, lang, group_tuple)
     comp = Compilation.objects.filter(pk=key).first()
+    if comp is None or comp.needs_work():
+        _check_queue_depth()
     if comp is None:
         try:
             with transaction.atomic():
@@ -68,6 +70,17 @@ def submit(
         comp.refresh_from_db()
         _enqueue(comp)
     return comp
+
+
+def _check_queue_depth() -> None:
+    """Back-pressure: refuse new work while too many compilations wait for a worker."""
+    waiting = Compilation.objects.filter(
+        status=Compilation.Status.QUEUED, created__gte=timezone.now() - Compilation.STALE_AFTER
+    ).count()
+    if waiting >= settings.MAX_QUEUED_COMPILATIONS:
+        raise ServiceBusy(
+            f"The server is busy: {waiting} programs are waiting to be compiled. Try again in a minute."
+        )
 
 
 def _enqueue(comp: Compilation) -> None:

@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from explorer import submissions
-from explorer.models import Compilation
+from explorer.models import Compilation, compilation_key
+from worker.compiler import DIAGNOSTIC_GROUPS
 from tests.conftest import use_broker
 from tests.httpclient import compile_and_wait
 
@@ -49,3 +50,30 @@ def test_a_row_stuck_in_the_queue_counts_as_needing_work():
     assert not comp.needs_work()
     comp.created = timezone.now() - Compilation.STALE_AFTER * 2
     assert comp.needs_work()
+
+
+@pytest.mark.django_db
+def test_a_full_queue_refuses_new_work_but_serves_finished_results(settings, client):
+    settings.MAX_QUEUED_COMPILATIONS = 2
+    for n in range(2):
+        Compilation.objects.create(
+            id=f"queued{n}", source=SOURCE, go="1.27.3", goarch="amd64", lang="go1.27", groups=""
+        )
+    with pytest.raises(submissions.ServiceBusy, match="2 programs are waiting"):
+        submissions.submit(SOURCE + "// new\n")
+    assert Compilation.objects.count() == 2
+    response = client.post("/api/v1/compile", {"source": SOURCE}, content_type="application/json")
+    assert response.status_code == 503 and "busy" in response.json()["error"]
+    # what is already compiled is still served
+    done = Compilation.objects.create(
+        id=compilation_key(SOURCE, "1.27.3", "amd64", "go1.27", DIAGNOSTIC_GROUPS),
+        source=SOURCE,
+        go="1.27.3",
+        goarch="amd64",
+        lang="go1.27",
+        groups=",".join(DIAGNOSTIC_GROUPS),
+        status=Compilation.Status.DONE,
+        analysis={},
+        finished=timezone.now(),
+    )
+    assert submissions.submit(SOURCE, go="1.27.3").pk == done.pk
