@@ -29,6 +29,7 @@ KIND_LABELS = {
     "can-inline": ("inlinable", "⇥"),
     "cannot-inline": ("no inline", "⊘"),
     "inlining-call": ("inlined", "⤵"),
+    "call-not-inlined": ("not inlined here", "⊘"),
     "devirtualized": ("devirt", "◆"),
     "write-barrier": ("barrier", "✎"),
     "bounds-check": ("bounds", "⟦"),

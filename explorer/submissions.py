@@ -78,9 +78,7 @@ def _check_queue_depth() -> None:
         status=Compilation.Status.QUEUED, created__gte=timezone.now() - Compilation.STALE_AFTER
     ).count()
     if waiting >= settings.MAX_QUEUED_COMPILATIONS:
-        raise ServiceBusy(
-            f"The server is busy: {waiting} programs are waiting to be compiled. Try again in a minute."
-        )
+        raise ServiceBusy(f"The server is busy: {waiting} programs are waiting to be compiled. Try again in a minute.")
 
 
 def _enqueue(comp: Compilation) -> None:

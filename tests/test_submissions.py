@@ -5,9 +5,9 @@ from django.utils import timezone
 
 from explorer import submissions
 from explorer.models import Compilation, compilation_key
-from worker.compiler import DIAGNOSTIC_GROUPS
 from tests.conftest import use_broker
 from tests.httpclient import compile_and_wait
+from worker.compiler import DIAGNOSTIC_GROUPS
 
 SOURCE = "package main\n\nfunc main() {}\n"
 

@@ -20,6 +20,7 @@ KINDS: dict[str, str] = {
     "can-inline": "A function can be inlined (with its cost).",
     "cannot-inline": "A function cannot be inlined (with the reason).",
     "inlining-call": "A call was inlined at this site.",
+    "call-not-inlined": "A call to an inlinable function not inlined at this site (e.g. its caller is too big).",
     "devirtualized": "An interface call was devirtualized.",
     "write-barrier": "A pointer store that needs a GC write barrier (-d=wb).",
     "bounds-check": "A bounds check the compiler kept (Found IsInBounds / IsSliceInBounds).",

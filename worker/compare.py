@@ -55,6 +55,8 @@ GROUPS: dict[str, str] = {
     "write-barrier": "write-barrier",
     "bounds-check": "bounds-check",
     "nil-check": "nil-check",
+    "large-copy": "large-copy",
+    "call-not-inlined": "call-not-inlined",
 }
 # group -> (singular, plural) as the summary says it
 GROUP_NOUNS: dict[str, tuple[str, str]] = {
@@ -67,6 +69,8 @@ GROUP_NOUNS: dict[str, tuple[str, str]] = {
     "leak": ("leaking parameter", "leaking parameters"),
     "capture": ("closure capture", "closure captures"),
     "devirtualized": ("devirtualized call", "devirtualized calls"),
+    "large-copy": ("large copy", "large copies"),
+    "call-not-inlined": ("call not inlined", "calls not inlined"),
 }
 HEAP_GROUP = "heap"
 MINUS = "\u2212"  # the summary's minus sign, as typeset
@@ -263,6 +267,8 @@ def _state(d: Diagnostic) -> str:
         return f"not inlinable: {d.details.get('reason', d.message)}"
     if d.kind in ("leaking-param", "closure-capture"):
         return _POSITION.sub("", d.message)
+    if d.kind in ("large-copy", "call-not-inlined"):
+        return d.message
     return ""
 
 

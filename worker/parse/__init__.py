@@ -5,7 +5,8 @@ listing and the ``-d=pctab=pctoinline`` dump. ``parse_compiler_output`` splits i
 dispatches: ``diagnostics`` for positioned lines, ``asm`` for the listing and the pctab
 dump, ``link`` to cross-reference them. The optimization log (``-json``), which the
 sandbox runner appends to stdout in frames, is cut off first (``logopt.split_frames``)
-and only its large copies become diagnostics (``logopt.large_copy_diagnostics``).
+and only what the text lacks becomes diagnostics (``logopt.logopt_diagnostics``: large
+copies, calls not inlined at their site).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from worker.analysis import Diagnostic, Function
 from worker.parse.asm import is_asm_line, parse_asm
 from worker.parse.diagnostics import POSITION_RE, diagnostic_lines, parse_diagnostics
 from worker.parse.link import attribute, heap_alloc_diagnostics
-from worker.parse.logopt import LogoptFile, large_copy_diagnostics
+from worker.parse.logopt import LogoptFile, logopt_diagnostics
 
 __all__ = ["ParsedOutput", "diagnostic_lines", "parse_compiler_output", "split_output"]
 
@@ -64,7 +65,7 @@ def parse_compiler_output(
     functions = parse_asm(assembly_text)
     failed = exit_code != 0 if exit_code is not None else not functions and _has_unknown_line(diagnostic_text)
     parsed = parse_diagnostics(diagnostic_text, failed=failed)
-    copies = large_copy_diagnostics(logopt or [])
+    copies = logopt_diagnostics(logopt or [])
     # After the text's diagnostics: every "inlining call" line counts for the copies.
     attribute(parsed.diagnostics + copies, functions, package)
     diagnostics = parsed.diagnostics + heap_alloc_diagnostics(functions) + copies

@@ -11,10 +11,14 @@ chosen per run::
     #ee-logopt <nonce> end
 
 ``split_frames`` cuts them off the stream (the text parsers and ``Analysis.raw_output``
-only ever see the compiler's own output); ``large_copy_diagnostics`` turns the ``copy``
-entries into ``large-copy`` diagnostics. Only ``copy`` is used: every other code of the
-log (escape, leak, canInlineFunction, nilcheck, isInBounds, …) repeats what the text
-output already says, and says less.
+only ever see the compiler's own output); ``logopt_diagnostics`` turns the two codes
+the text output lacks into diagnostics: ``copy`` entries become ``large-copy``, and
+``cannotInlineCall`` entries that explain a call site (``cost 26 of main.medium exceeds
+max caller cost 20``: the caller is "big", so its budget per call is smaller; a
+recursive call) become ``call-not-inlined``. Every other code of the log (escape,
+leak, canInlineFunction, nilcheck, isInBounds, …) repeats what the text output already
+says, and says less; so do ``cannotInlineCall`` entries of the form ``f cannot be
+inlined`` (the declaration's ``cannot inline f: reason`` says it, with the reason).
 
 Positions: despite LSP's 0-based convention, the compiler writes ``src.Pos.Line()`` and
 ``Col()`` — 1-based line and byte column, exactly as in its text diagnostics — so they
@@ -37,7 +41,9 @@ from worker.analysis import Diagnostic
 FRAME_PREFIX = "#ee-logopt"
 COPY_MESSAGE_RE = re.compile(r"^(\d+) bytes$")
 # Codes the runner is asked to keep (others would only inflate the output).
-CODES = ("copy",)
+CODES = ("copy", "cannotInlineCall")
+CALLER_COST_RE = re.compile(r"^cost (\d+) of (\S+) exceeds max caller cost (\d+)$")
+RECURSIVE_RE = re.compile(r"^(?:repeated )?recursive (?:call|cycle) to (\S+)$")
 
 
 @dataclass
@@ -141,3 +147,35 @@ def large_copy_diagnostics(files: list[LogoptFile]) -> list[Diagnostic]:
                 )
             )
     return found
+
+
+def call_not_inlined_diagnostics(files: list[LogoptFile]) -> list[Diagnostic]:
+    """``call-not-inlined``: calls to an inlinable function that were not inlined at that
+    site, with the compiler's reason verbatim (for example a caller too big for the
+    callee's cost). Calls to functions that are never inlinable are left out."""
+    found = []
+    for log in files:
+        file = file_name(str(log.header.get("file", "")))
+        for entry in log.entries:
+            if entry.get("code") != "cannotInlineCall":
+                continue
+            message = str(entry.get("message", ""))
+            details: dict[str, Any] = {"synthetic": True, "source": "logopt"}
+            if m := CALLER_COST_RE.match(message):
+                details.update(subject=m.group(2), callee=m.group(2), cost=int(m.group(1)), max_cost=int(m.group(3)))
+            elif m := RECURSIVE_RE.match(message):
+                details.update(subject=m.group(1), callee=m.group(1), recursive=True)
+            else:
+                continue
+            line, column = _position(entry)
+            found.append(
+                Diagnostic(
+                    file=file, line=line, column=column, kind="call-not-inlined", message=message, details=details
+                )
+            )
+    return found
+
+
+def logopt_diagnostics(files: list[LogoptFile]) -> list[Diagnostic]:
+    """Everything the log adds to the text output, in log order per kind."""
+    return large_copy_diagnostics(files) + call_not_inlined_diagnostics(files)
