@@ -70,8 +70,14 @@
     const current = arch.value;
     arch.replaceChildren(...option.dataset.goarches.split(" ").filter(Boolean).map((a) => new Option(a, a, false, a === current)));
     if (!arch.value && arch.options.length) arch.value = arch.options[0].value;
-    const langDefault = form.elements.lang && form.elements.lang.options[0];
-    if (langDefault) langDefault.textContent = `toolchain default (${option.dataset.lang})`;
+    const lang = form.elements.lang;
+    if (!lang) return;
+    lang.options[0].textContent = `toolchain default (${option.dataset.lang})`;
+    // a toolchain knows no language version newer than its own
+    const minor = (v) => parseInt(v.replace("go1.", ""), 10);
+    const newest = minor(option.dataset.lang);
+    for (const o of Array.from(lang.options).slice(1)) o.disabled = minor(o.value) > newest;
+    if (lang.selectedOptions[0] && lang.selectedOptions[0].disabled) lang.value = "";
   }
 
   function initControls(form) {

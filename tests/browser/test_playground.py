@@ -124,8 +124,13 @@ def test_go_version_and_goarch_change_the_compilation(page, live_server_url, scr
     expect(page.locator(".asm").first).to_contain_text("MOVD")
     screenshot("arm64")
 
+    page.select_option("#lang-select", "go1.27")
     page.select_option("#go-select", OLDEST_GO)
     assert page.locator("#goarch-select option").all_inner_texts() == ["amd64"]
+    # Go 1.21 knows no language version after go1.21: those are disabled, the choice reset
+    expect(page.locator("#lang-select")).to_have_value("")
+    expect(page.locator('#lang-select option[value="go1.22"]')).to_be_disabled()
+    expect(page.locator('#lang-select option[value="go1.21"]')).to_be_enabled()
     compile_and_wait(page)
     expect(meta).to_contain_text(f"Go {OLDEST_GO}")
     expect(meta).to_contain_text("GOARCH amd64")
