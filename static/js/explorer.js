@@ -25,6 +25,9 @@
       host.hidden = false;
       editor = window.EscapeEditor.create({ parent: host, textarea, onSubmit: () => form.requestSubmit() });
       editor.onCursorLine((line) => highlightLine(line, { fromEditor: true }));
+      // the editable area is the editor's one tab stop (and makes its scroller keyboard-reachable)
+      const content = host.querySelector(".cm-content");
+      if (content) content.tabIndex = 0;
       window.escapeExplorer = { editor }; // for the browser tests and the console
     } else {
       textarea.addEventListener("keydown", (e) => {
