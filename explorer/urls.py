@@ -10,6 +10,7 @@ urlpatterns = [
     path("s/<str:compilation_id>", views.permalink, name="permalink"),
     path("s/<str:compilation_id>/result", views.result_fragment, name="result-fragment"),
     path("s/<str:compilation_id>/raw", views.raw_output, name="raw-output"),
+    path("kinds", views.kinds, name="kinds"),
     path("compare", review_views.compare_form, name="compare"),
     path("c/<str:a>/<str:b>", review_views.compare_page, name="compare-page"),
     path("c/<str:a>/<str:b>/result", review_views.compare_fragment, name="compare-fragment"),

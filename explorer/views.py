@@ -32,6 +32,7 @@ from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
 from . import submissions
 from .examples import get_example, load_examples
+from .glossary import GLOSSARY
 from .models import ENGINE_VERSION, Compilation
 from .render import build_view
 
@@ -178,3 +179,8 @@ def format_view(request: HttpRequest) -> HttpResponse:
     except InvalidInput as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     return HttpResponse(join_files(formatted), content_type="text/plain; charset=utf-8")
+
+
+@require_GET
+def kinds(request: HttpRequest) -> HttpResponse:
+    return render(request, "kinds.html", {"glossary": GLOSSARY})

@@ -99,3 +99,14 @@ def test_raw_output_is_the_compilers_own_text(live_server_url):
     assert "main.go:4:2: moved to heap: x" in raw
     assert re.search(r"^main\.leak(<\d>)? STEXT", raw, re.MULTILINE)
     assert "#ee-logopt" not in raw  # the runner's frames are the engine's, not the compiler's
+
+
+def test_every_kind_is_explained_and_results_link_to_the_explanation(live_server_url):
+    from worker.analysis import KINDS
+
+    page = urllib.request.urlopen(f"{live_server_url}/kinds").read().decode()
+    for kind in KINDS:
+        assert f'id="{kind}"' in page, kind
+    result = compile_and_wait(live_server_url, {"source": PROGRAM})
+    html = urllib.request.urlopen(f"{live_server_url}/s/{result['id']}").read().decode()
+    assert 'href="/kinds#moved-to-heap"' in html

@@ -53,7 +53,7 @@ def test_pages_have_no_accessibility_violations(browser, live_server_url, scheme
     context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme=scheme)
     page = context.new_page()
     try:
-        for path in ("/", f"/s/{result['id']}", "/compare"):
+        for path in ("/", f"/s/{result['id']}", "/compare", "/kinds"):
             page.goto(live_server_url + path)
             page.wait_for_load_state("networkidle")
             assert violations(page) == [], f"{scheme} {path}"
