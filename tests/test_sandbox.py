@@ -107,3 +107,9 @@ def test_process_count_limit():
         limits=sandbox.Limits(processes=10, wall_seconds=10),
     )
     assert "fork" in result.stderr.lower() or "resource" in result.stderr.lower() or result.returncode != 0
+
+
+def test_no_capabilities_and_no_nested_user_namespaces():
+    result = sh("grep CapEff /proc/self/status; unshare -U true && echo nested-userns-allowed")
+    assert "CapEff:\t0000000000000000" in result.stdout
+    assert "nested-userns-allowed" not in result.stdout

@@ -76,7 +76,9 @@ def build_argv(command: list[str], *, ro_paths: list[Path], cwd: str) -> list[st
     """bwrap argv; each of ``ro_paths`` is bound read-only at its own path."""
     argv = [
         bwrap_path(),
-        "--unshare-all",  # network, pid, ipc, uts, cgroup, user namespaces
+        "--unshare-all",  # network, pid, ipc, uts, cgroup namespaces
+        "--unshare-user",  # a user namespace, required (not just tried) so that:
+        "--disable-userns",  # no nested user namespaces (a kernel attack surface) inside
         "--die-with-parent",
         "--new-session",
         "--clearenv",
