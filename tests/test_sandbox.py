@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from worker import sandbox
+from worker import sandbox, seccomp
 
 SYSTEM = [Path("/usr"), Path("/bin"), Path("/lib"), Path("/lib64")]
 SYSTEM = [p for p in SYSTEM if p.exists()]
@@ -113,3 +113,24 @@ def test_no_capabilities_and_no_nested_user_namespaces():
     result = sh("grep CapEff /proc/self/status; unshare -U true && echo nested-userns-allowed")
     assert "CapEff:\t0000000000000000" in result.stdout
     assert "nested-userns-allowed" not in result.stdout
+
+
+PTRACE_TRACEME = "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); r = libc.syscall(101, 0, 0, 0, 0); print(r, ctypes.get_errno())"
+
+
+@pytest.mark.skipif(seccomp.filter_fd() is None, reason="the seccomp filter is built for x86_64 only")
+def test_seccomp_denies_ptrace_and_keyrings_but_not_ordinary_work():
+    python = "/usr/bin/python3"
+    if not Path(python).exists():
+        pytest.skip("no system python3 to probe with")
+    result = sandbox.run([python, "-c", PTRACE_TRACEME], ro_paths=SYSTEM)
+    assert result.stdout.split() == ["-1", "1"], result.stderr  # EPERM
+    keyctl = "import ctypes; libc = ctypes.CDLL(None, use_errno=True); print(libc.syscall(250, 0, 0, 0, 0), ctypes.get_errno())"
+    assert sandbox.run([python, "-c", keyctl], ro_paths=SYSTEM).stdout.split() == ["-1", "1"]
+    assert sh("echo ok; ls /tmp >/dev/null && echo still-ok").stdout.split() == ["ok", "still-ok"]
+
+
+def test_the_filter_is_well_formed():
+    program = seccomp.x86_64_filter()
+    assert len(program) % 8 == 0
+    assert len(program) // 8 == 5 + len(set(seccomp.DENIED_X86_64.values())) + 2

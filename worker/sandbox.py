@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import seccomp
+
 NOBODY_UID = 65534
 NOBODY_GID = 65534
 
@@ -121,7 +123,20 @@ def run(
     argv = build_argv(command, ro_paths=paths, cwd=cwd)
     for key, value in (env or {}).items():
         argv += ["--setenv", key, value]
+    filter_fd = seccomp.filter_fd()
+    if filter_fd is not None:
+        argv += ["--seccomp", str(filter_fd)]
     argv += ["--", *command]
+    try:
+        return _run(argv, input_dir, limits, stdin, pass_fds=() if filter_fd is None else (filter_fd,))
+    finally:
+        if filter_fd is not None:
+            os.close(filter_fd)
+
+
+def _run(
+    argv: list[str], input_dir: Path | None, limits: Limits, stdin: bytes, pass_fds: tuple[int, ...]
+) -> SandboxResult:
     drop = os.geteuid() == 0
     if drop and input_dir is not None:
         # nobody must be able to read the input
@@ -136,6 +151,7 @@ def run(
         stderr=subprocess.PIPE,
         preexec_fn=_preexec(limits, drop),
         close_fds=True,
+        pass_fds=pass_fds,
     )
     try:
         if stdin:
