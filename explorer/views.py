@@ -5,6 +5,7 @@ Template context contract (templates/ and static/ rely on these names):
 playground.html
     toolchains      list of {"version", "goarches", "lang"} (newest first)
     lang_choices    list of "go1.N" strings, newest first
+    goarch_choices  every GOARCH the product knows (a toolchain may have fewer prepared)
     groups          list of (group, checked) pairs for the diagnostic groups
     examples        list of explorer.examples.Example (slug, title, shows, lang, source)
     form            {"source", "go", "goarch", "lang"}: the values to show in the controls
@@ -27,7 +28,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from worker import compiler
+from worker import compiler, toolchains
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
 from . import submissions
@@ -54,6 +55,7 @@ def _page_context(form: dict, compilation: Compilation | None = None, **extra) -
     context = {
         "toolchains": submissions.available_toolchains(),
         "lang_choices": submissions.lang_choices(),
+        "goarch_choices": list(toolchains.GOARCHES),
         "groups": [(g, g in chosen) for g in compiler.DIAGNOSTIC_GROUPS],
         "examples": load_examples(),
         "form": form,

@@ -50,3 +50,20 @@ def test_compare_two_versions_shows_what_changed(page, live_server_url, screensh
     link.click()
     expect(page).to_have_url(re.compile(r"/s/\w+#L6$"))
     expect(page.locator("#L6")).to_contain_text("moved to heap: t")
+
+
+def test_a_permalink_compares_itself_under_another_language_version(page, live_server_url):
+    loop = (
+        "package main\n\nfunc main() {\n\tvar fs []func() int\n\tfor i := 0; i < 3; i++ {\n"
+        "\t\tfs = append(fs, func() int { return i })\n\t}\n\tprintln(fs[0]())\n}\n"
+    )
+    from tests.httpclient import compile_and_wait
+
+    result = compile_and_wait(live_server_url, {"source": loop, "lang": "go1.22"})
+    page.goto(f"{live_server_url}/s/{result['id']}")
+    form = page.locator("form.compare-variant")
+    form.locator("select[name=b_lang]").select_option("go1.21")
+    form.locator("button").click()
+    expect(page).to_have_url(re.compile(rf"/c/{result['id']}/\w+$"))
+    # before go1.22 the loop variable is one shared variable, captured by reference: on the heap
+    expect(page.locator("#compare-headline")).to_contain_text("+1 heap allocation in main", timeout=60_000)
