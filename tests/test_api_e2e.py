@@ -2,6 +2,7 @@
 
 import pytest
 
+from explorer.api import CompilationOut
 from tests.httpclient import compile_and_wait, request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -40,6 +41,7 @@ def test_compile_through_the_api_shows_escape_flow_barriers_and_assembly(live_se
     new_t = next(f for f in result["functions"] if f["name"] == "main.newT")
     assert any(a["line"] == 6 for a in new_t["asm"])
     assert result["url"].endswith(f"/s/{result['id']}")
+    CompilationOut.model_validate(result)  # the response is what the OpenAPI schema says
     summary = {row["name"]: row for row in result["summary"]}
     assert summary["main.newT"]["heap_allocations"] == 1 and summary["main.newT"]["where"] == [6]
     assert summary["main.newT"]["inlinable"] is True and summary["main.newT"]["frame_size"] == new_t["frame_size"]
