@@ -16,6 +16,7 @@ from pygments.lexers import GoLexer
 from pygments.token import STANDARD_TYPES, Token
 
 from worker.analysis import HEAP_KINDS, KINDS
+from worker.loops import branch_target
 from worker.summary import summaries_to_dicts, summarize
 
 # Short word and icon per kind: the gutter never relies on colour alone.
@@ -44,8 +45,6 @@ KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 # Kinds listed first in a line's gutter and decisions: what people come to look for.
 PRIORITY = ("error", "moved-to-heap", "escapes-to-heap", "heap-alloc-call", "leaking-param", "write-barrier")
 DIRECTIVES = ("PCDATA", "FUNCDATA")
-BRANCH_OPS = re.compile(r"^(J[A-Z]*|B[A-Z]*|CB[A-Z]*|TB[A-Z]*)$")
-CALL_OPS = frozenset({"CALL", "BL", "JAL", "BSR"})
 
 
 def highlight_lines(text: str) -> list[str]:
@@ -188,8 +187,7 @@ def _asm_rows(fn: dict, anchors: dict[str, int]) -> dict:
     parsed = []
     for a in instructions:
         op, _, operands = a["text"].partition("\t")
-        last = operands.rsplit(",", 1)[-1].strip()
-        target = int(last) if op not in CALL_OPS and BRANCH_OPS.match(op) and last.isdigit() else None
+        target = branch_target(a["text"])
         if target is not None and target in pcs:
             targets.add(target)
         else:

@@ -115,6 +115,7 @@ def test_dict_form_gives_the_same_summary_and_serialises() -> None:
         "file": "main.go",
         "line": 8,
         "heap_allocations": 1,
+        "heap_allocations_in_loops": 0,
         "where": [9],
         "inlinable": False,
         "inline_cost": None,

@@ -22,6 +22,7 @@ from pathlib import Path
 from . import sandbox, toolchains
 from .analysis import Analysis, Diagnostic, SourceFile
 from .inputs import InvalidInput, find_imports, package_name
+from .loops import mark_loops
 from .parse import logopt as logopt_parse
 from .parse import parse_compiler_output
 
@@ -226,6 +227,7 @@ def compile_request(req: CompileRequest) -> Analysis:
         )
         analysis.diagnostics = parsed.diagnostics
         analysis.functions = parsed.functions
+        mark_loops(analysis)
         analysis.errors = parsed.errors
         if result.returncode != 0:
             analysis.status = "compile-error"

@@ -44,6 +44,7 @@ class FunctionSummary:
     file: str  # file of the declaration (a user file name)
     line: int  # line of the declaration
     heap_allocations: int = 0
+    heap_allocations_in_loops: int = 0  # of those, on lines that run in a loop (worker/loops.py)
     where: list[int] = field(default_factory=list)  # lines (in ``file``) that allocate, ascending
     inlinable: bool | None = None
     inline_cost: int | None = None
@@ -115,3 +116,7 @@ def _fill(summary: FunctionSummary, diagnostics: list[Diagnostic]) -> None:
     lines = sorted(set(decisions) | set(calls))
     summary.where = lines
     summary.heap_allocations = sum(max(decisions[line], calls[line]) for line in lines)
+    looping = {
+        d.line for d in diagnostics if d.details.get("in_loop") and d.kind in HEAP_DECISIONS | {"heap-alloc-call"}
+    }
+    summary.heap_allocations_in_loops = sum(max(decisions[line], calls[line]) for line in lines if line in looping)
