@@ -47,3 +47,14 @@ def test_allocations_inside_the_loop_are_marked_and_those_before_it_are_not(go, 
 def test_without_assembly_nothing_is_claimed():
     analysis = compile_request(CompileRequest(split_files(PROGRAM), groups=("escape", "inline")))
     assert not any(d.details.get("in_loop") for d in analysis.diagnostics)
+
+
+def test_the_review_summary_says_when_new_allocations_are_in_a_loop():
+    from worker.compare import compare
+
+    before = PROGRAM.replace("\t\tp := &P{i, i}\n\t\tsink = append(sink, p)\n", "\t\t_ = i\n")
+    diff = compare(
+        compile_request(CompileRequest(split_files(before))), compile_request(CompileRequest(split_files(PROGRAM)))
+    )
+    # &P{i, i} and the append that stores it: both per iteration
+    assert "+2 heap allocations in build (in a loop)" in diff.summary.phrases

@@ -93,6 +93,7 @@ class Decision:
     column: int
     state: str = ""  # what may change while the identity stays (inlinability, leak target, capture mode)
     cost: int | None = None  # inlining cost, when the compiler printed one
+    in_loop: bool = False  # its line runs in a loop (worker/loops.py): shown, never matched
 
     @property
     def key(self) -> Key:
@@ -233,6 +234,7 @@ def decisions_of(analysis: Analysis | dict[str, Any]) -> list[Decision]:
                 column=d.column,
                 state=_state(d),
                 cost=d.details.get("cost") if isinstance(d.details.get("cost"), int) else None,
+                in_loop=bool(d.details.get("in_loop")),
             )
         )
     return decisions
@@ -460,14 +462,20 @@ def summarise(diff: Diff) -> Summary:
     for verb, decisions in (("added", diff.added), ("removed", diff.removed)):
         for d in decisions:
             counts[d.group][verb] += 1
-            per_function.setdefault((d.function, d.group), {"added": 0, "removed": 0})[verb] += 1
+            n = per_function.setdefault(
+                (d.function, d.group), {"added": 0, "removed": 0, "added-loop": 0, "removed-loop": 0}
+            )
+            n[verb] += 1
+            n[f"{verb}-loop"] += d.in_loop
     phrases = []
     for (function, group), n in per_function.items():
         for verb, sign in (("added", "+"), ("removed", MINUS)):
             if n[verb]:
                 noun = GROUP_NOUNS[group][0 if n[verb] == 1 else 1]
                 where = f" in {short_name(function)}" if function else ""
-                phrases.append(f"{sign}{n[verb]} {noun}{where}")
+                looping = n[f"{verb}-loop"]
+                hot = "" if not looping else " (in a loop)" if looping == n[verb] else f" ({looping} in a loop)"
+                phrases.append(f"{sign}{n[verb]} {noun}{where}{hot}")
     phrases += [
         c.description.split(":")[0] for c in diff.changed if c.group == "inlinability" and c.before.kind != c.after.kind
     ]
