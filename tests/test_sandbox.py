@@ -1,12 +1,16 @@
 """The sandbox is a security boundary: check each wall with real processes."""
 
+import json
 import os
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from worker import sandbox, seccomp
+from tests.conftest import ROOT
+from worker import sandbox, seccomp, toolchains
 
 SYSTEM = [Path("/usr"), Path("/bin"), Path("/lib"), Path("/lib64")]
 SYSTEM = [p for p in SYSTEM if p.exists()]
@@ -134,3 +138,43 @@ def test_the_filter_is_well_formed():
     program = seccomp.x86_64_filter()
     assert len(program) % 8 == 0
     assert len(program) // 8 == 5 + len(set(seccomp.DENIED_X86_64.values())) + 2
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv") or not Path("/usr/bin/python3").exists(),
+    reason="needs root (to become an ordinary user) and the system python",
+)
+def test_the_engine_works_for_an_ordinary_user(tmp_path):
+    """As a developer runs it (not root): the process budget is added to what they run."""
+    source = Path(tempfile.mkdtemp(prefix="ee-user-")) / "main.go"
+    source.write_text("package main\n\nfunc f() *int {\n\tx := 1\n\treturn &x\n}\n\nfunc main() { println(*f()) }\n")
+    source.parent.chmod(0o755)
+    source.chmod(0o644)
+    env = {
+        "HOME": "/tmp",
+        "PYTHONPATH": str(ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "ESCAPE_EXPLORER_HOME": str(toolchains.home()),
+        "PATH": "/usr/bin:/bin",
+    }
+    # the system python: the engine is the standard library only
+    result = subprocess.run(
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+            "-m",
+            "worker",
+            str(source),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/tmp",
+    )
+    analysis = json.loads(result.stdout)
+    assert analysis["status"] == "ok", (analysis.get("errors"), result.stderr[-2000:])
+    assert any(d["message"] == "moved to heap: x" for d in analysis["diagnostics"])

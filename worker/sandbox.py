@@ -58,7 +58,25 @@ def bwrap_path() -> str:
     return path
 
 
+def threads_of_current_user() -> int:
+    """How many threads the current user runs (RLIMIT_NPROC counts them all)."""
+    uid, count = os.getuid(), 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                continue  # the process ended meanwhile
+    return count
+
+
 def _preexec(limits: Limits, drop_to_nobody: bool):
+    # RLIMIT_NPROC counts every thread of the real user. As nobody that is the sandboxes
+    # alone; as an ordinary user (a developer's `make run`) it includes their desktop, so
+    # the budget is added on top of what they already run.
+    processes = limits.processes if drop_to_nobody else threads_of_current_user() + limits.processes
+
     def apply() -> None:
         os.setsid()
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
@@ -69,7 +87,9 @@ def _preexec(limits: Limits, drop_to_nobody: bool):
             os.setgroups([])
             os.setgid(NOBODY_GID)
             os.setuid(NOBODY_UID)
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        allowed = processes if hard == resource.RLIM_INFINITY else min(processes, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (allowed, allowed))
 
     return apply
 
