@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -109,43 +110,38 @@ def _position(record: dict[str, Any]) -> tuple[int, int]:
     return int(start.get("line") or 0), int(start.get("character") or 0)
 
 
+def entries(files: list[LogoptFile], code: str) -> Iterator[tuple[str, int, int, str, dict[str, Any]]]:
+    """(file, line, column, message, entry) of each entry with that code, in log order."""
+    for log in files:
+        file = file_name(str(log.header.get("file", "")))
+        for entry in log.entries:
+            if entry.get("code") == code:
+                yield (file, *_position(entry), str(entry.get("message", "")), entry)
+
+
 def large_copy_diagnostics(files: list[LogoptFile]) -> list[Diagnostic]:
     """One synthetic ``large-copy`` diagnostic per ``copy`` entry (the compiler logs moves
     and zeroings of >= 128 bytes it lowers to bulk copies), in log order."""
     found = []
-    for log in files:
-        file = file_name(str(log.header.get("file", "")))
-        for entry in log.entries:
-            if entry.get("code") != "copy":
-                continue
-            message = str(entry.get("message", ""))
-            m = COPY_MESSAGE_RE.match(message)
-            if not m:
-                continue
-            line, column = _position(entry)
-            inlined = [
-                (file_name(str(info["location"].get("uri", ""))), *_position(info["location"]))
-                for info in entry.get("relatedInformation") or []
-                if info.get("message") == "inlineLoc" and isinstance(info.get("location"), dict)
-            ]
-            size = int(m.group(1))
-            found.append(
-                Diagnostic(
-                    file=file,
-                    line=line,
-                    column=column,
-                    kind="large-copy",
-                    message=f"large copy: {size} bytes",
-                    details={
-                        "synthetic": True,
-                        "source": "logopt",
-                        "bytes": size,
-                        # positions inside inlined bodies, outermost first ([] when the
-                        # copy is the function's own code)
-                        "inlined_positions": [f"{f}:{ln}:{col}" for f, ln, col in inlined],
-                    },
-                )
-            )
+    for file, line, column, message, entry in entries(files, "copy"):
+        m = COPY_MESSAGE_RE.match(message)
+        if not m:
+            continue
+        inlined = [
+            (file_name(str(info["location"].get("uri", ""))), *_position(info["location"]))
+            for info in entry.get("relatedInformation") or []
+            if info.get("message") == "inlineLoc" and isinstance(info.get("location"), dict)
+        ]
+        size = int(m.group(1))
+        details = {
+            "synthetic": True,
+            "source": "logopt",
+            "bytes": size,
+            # positions inside inlined bodies, outermost first ([] when the copy is the
+            # function's own code)
+            "inlined_positions": [f"{f}:{ln}:{col}" for f, ln, col in inlined],
+        }
+        found.append(Diagnostic(file, line, column, "large-copy", f"large copy: {size} bytes", details=details))
     return found
 
 
@@ -154,25 +150,15 @@ def call_not_inlined_diagnostics(files: list[LogoptFile]) -> list[Diagnostic]:
     site, with the compiler's reason verbatim (for example a caller too big for the
     callee's cost). Calls to functions that are never inlinable are left out."""
     found = []
-    for log in files:
-        file = file_name(str(log.header.get("file", "")))
-        for entry in log.entries:
-            if entry.get("code") != "cannotInlineCall":
-                continue
-            message = str(entry.get("message", ""))
-            details: dict[str, Any] = {"synthetic": True, "source": "logopt"}
-            if m := CALLER_COST_RE.match(message):
-                details.update(subject=m.group(2), callee=m.group(2), cost=int(m.group(1)), max_cost=int(m.group(3)))
-            elif m := RECURSIVE_RE.match(message):
-                details.update(subject=m.group(1), callee=m.group(1), recursive=True)
-            else:
-                continue
-            line, column = _position(entry)
-            found.append(
-                Diagnostic(
-                    file=file, line=line, column=column, kind="call-not-inlined", message=message, details=details
-                )
-            )
+    for file, line, column, message, _ in entries(files, "cannotInlineCall"):
+        details: dict[str, Any] = {"synthetic": True, "source": "logopt"}
+        if m := CALLER_COST_RE.match(message):
+            details.update(subject=m.group(2), callee=m.group(2), cost=int(m.group(1)), max_cost=int(m.group(3)))
+        elif m := RECURSIVE_RE.match(message):
+            details.update(subject=m.group(1), callee=m.group(1), recursive=True)
+        else:
+            continue
+        found.append(Diagnostic(file, line, column, "call-not-inlined", message, details=details))
     return found
 
 
