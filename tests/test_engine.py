@@ -77,7 +77,9 @@ def newest() -> toolchains.Toolchain:
 @pytest.mark.parametrize("goarch", list(DIALECTS))
 def test_assembly_is_the_architectures_own(goarch: str, newest: toolchains.Toolchain) -> None:
     if goarch not in newest.goarches():
-        pytest.skip(f"the standard library of Go {NEWEST_GO} is not prepared for {goarch}")
+        pytest.fail(
+            f"Go {NEWEST_GO} has no std for {goarch}: python -m worker.toolchains install {NEWEST_GO} --goarch all"
+        )
     analysis = compile_request(CompileRequest([SourceFile("main.go", PROGRAM)], go=NEWEST_GO, goarch=goarch))
     assert (analysis.status, analysis.goarch) == ("ok", goarch), analysis.errors
 
@@ -196,3 +198,12 @@ def test_txtar_files_keep_their_names(version: str) -> None:
     rebuilt = [line for d in analysis.diagnostics for line in diagnostic_lines(d)]
     assert rebuilt and all(line.startswith(("a.go:", "b.go:")) for line in rebuilt)
     assert "/tmp/" not in analysis.raw_output
+
+
+@pytest.mark.parametrize("goarch", list(DIALECTS))
+def test_every_prepared_goarch_imports_the_standard_library(goarch: str, newest: toolchains.Toolchain) -> None:
+    assert newest.std_is_complete(goarch), f"std of Go {NEWEST_GO} for {goarch} is incomplete"
+    src = 'package main\n\nimport (\n\t"fmt"\n\t"strings"\n\t"sync"\n)\n\nvar mu sync.Mutex\n\nfunc main() {\n\tmu.Lock()\n\tfmt.Println(strings.ToUpper("ok"))\n\tmu.Unlock()\n}\n'
+    analysis = compile_request(CompileRequest(split_files(src), go=NEWEST_GO, goarch=goarch))
+    assert analysis.status == "ok", analysis.errors
+    assert any(d.kind == "inlining-call" and "fmt.Println" in d.message for d in analysis.diagnostics)

@@ -17,6 +17,7 @@ missing (or, for the runner, its source changed).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -100,7 +101,17 @@ class Toolchain:
         return self.std_dir(goarch) / "importcfg"
 
     def goarches(self) -> list[str]:
-        return [a for a in GOARCHES if self.importcfg(a).is_file()]
+        return [
+            a for a in GOARCHES if self.importcfg(a).is_file() and (self.std_dir(a) / "pkg" / "runtime.a").is_file()
+        ]
+
+    def std_is_complete(self, goarch: str) -> bool:
+        """Every package file the importcfg names exists (a thorough check, for install)."""
+        cfg = self.importcfg(goarch)
+        if not cfg.is_file():
+            return False
+        paths = [line.split("=", 1)[1] for line in cfg.read_text().splitlines() if line.startswith("packagefile ")]
+        return bool(paths) and all(os.path.isfile(p) for p in paths)
 
     def std_packages(self, goarch: str) -> set[str]:
         names = set()
@@ -201,7 +212,7 @@ def prepare_std(tc: Toolchain, goarch: str, log=print) -> None:
     """Build std for GOARCH once and copy its export data to a stable place."""
     if goarch not in GOARCHES:
         raise ValueError(f"unsupported GOARCH {goarch!r}; choose one of {', '.join(GOARCHES)}")
-    if tc.importcfg(goarch).is_file():
+    if tc.std_is_complete(goarch):
         return
     log(f"preparing the standard library of go{tc.version} for {goarch} (once; takes a while)")
     out_dir = tc.std_dir(goarch)
@@ -290,11 +301,15 @@ def build_runner(tc: Toolchain, log=print) -> Path:
 
 
 def install(version: str = DEFAULT_GO, goarches: list[str] | tuple[str, ...] = ("amd64",), log=print) -> Toolchain:
-    tc = install_go(version, log=log)
-    build_runner(tc, log=log)
-    for goarch in goarches:
-        prepare_std(tc, goarch, log=log)
-    return tc
+    """Install (idempotently) under a lock: two installs at once would share build dirs."""
+    toolchains_dir().mkdir(parents=True, exist_ok=True)
+    with open(toolchains_dir() / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        tc = install_go(version, log=log)
+        build_runner(tc, log=log)
+        for goarch in goarches:
+            prepare_std(tc, goarch, log=log)
+        return tc
 
 
 def main(argv: list[str] | None = None) -> int:
