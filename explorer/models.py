@@ -87,3 +87,48 @@ class Compilation(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("permalink", args=[self.id])
+
+
+class SSADump(models.Model):
+    """The compiler's ssa.html (GOSSAFUNC) of one function of a finished compilation."""
+
+    Status = Compilation.Status
+
+    compilation = models.ForeignKey(Compilation, on_delete=models.CASCADE, related_name="ssa_dumps")
+    function = models.CharField(max_length=512)  # symbol name, e.g. "main.(*T).M"
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    html_gz = models.BinaryField(null=True, blank=True)  # the compiler's page, gzip
+    error = models.TextField(blank=True)  # user-facing reason when failed
+    retryable = models.BooleanField(default=False)  # failed on our side: try again on the next request
+    created = models.DateTimeField(default=timezone.now)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["compilation", "function"], name="unique_ssa_dump")]
+        indexes = [models.Index(fields=["status", "created"])]
+
+    def __str__(self) -> str:
+        return f"{self.compilation_id} {self.function} {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    def needs_work(self) -> bool:
+        """Failed on our side (not for the input's sake), or stuck in the queue."""
+        if self.status == self.Status.FAILED:
+            return self.retryable
+        if self.status in (self.Status.QUEUED, self.Status.RUNNING):
+            stale = Compilation.STALE_AFTER
+            return timezone.now() - self.created > stale and (
+                self.started is None or timezone.now() - self.started > stale
+            )
+        return False
+
+    @property
+    def html(self) -> str:
+        return gzip.decompress(self.html_gz).decode("utf-8") if self.html_gz else ""
+
+    def get_absolute_url(self) -> str:
+        return reverse("ssa", args=[self.compilation_id, self.function])

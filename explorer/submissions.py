@@ -15,7 +15,7 @@ from django.utils import timezone
 from worker import compiler, toolchains
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
-from .models import Compilation, compilation_key
+from .models import Compilation, SSADump, compilation_key
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,36 @@ def submit(
     return comp
 
 
+def request_ssa(comp: Compilation, function: str) -> SSADump:
+    """Enqueue (or find) the SSA dump of one function of a finished compilation.
+
+    ``function`` must already be checked against the compilation's functions (the
+    worker checks again). Failures for the input's sake are final; ours are retried.
+    """
+    dump = SSADump.objects.filter(compilation=comp, function=function).first()
+    if dump is None or dump.needs_work():
+        _check_queue_depth()
+    if dump is None:
+        try:
+            with transaction.atomic():
+                dump = SSADump.objects.create(compilation=comp, function=function)
+        except IntegrityError:  # the same function asked for at the same moment
+            return SSADump.objects.get(compilation=comp, function=function)
+        _enqueue_ssa(dump)
+    elif dump.needs_work():
+        SSADump.objects.filter(pk=dump.pk).update(
+            status=SSADump.Status.QUEUED, error="", retryable=False, started=None, finished=None, created=timezone.now()
+        )
+        dump.refresh_from_db()
+        _enqueue_ssa(dump)
+    return dump
+
+
 def _check_queue_depth() -> None:
     """Back-pressure: refuse new work while too many compilations wait for a worker."""
-    waiting = Compilation.objects.filter(
-        status=Compilation.Status.QUEUED, created__gte=timezone.now() - Compilation.STALE_AFTER
-    ).count()
+    since = timezone.now() - Compilation.STALE_AFTER
+    waiting = Compilation.objects.filter(status=Compilation.Status.QUEUED, created__gte=since).count()
+    waiting += SSADump.objects.filter(status=SSADump.Status.QUEUED, created__gte=since).count()
     if waiting >= settings.MAX_QUEUED_COMPILATIONS:
         raise ServiceBusy(f"The server is busy: {waiting} programs are waiting to be compiled. Try again in a minute.")
 
@@ -84,15 +109,26 @@ def _check_queue_depth() -> None:
 def _enqueue(comp: Compilation) -> None:
     from worker.tasks import compile_task
 
+    _send(compile_task, comp)
+
+
+def _enqueue_ssa(dump: SSADump) -> None:
+    from worker.tasks import ssa_task
+
+    _send(ssa_task, dump)
+
+
+def _send(task, row: Compilation | SSADump) -> None:
+    """Enqueue ``task(row.pk)``; when the broker is down the row is deleted again."""
     try:
-        compile_task.apply_async((comp.id,), retry=False)
+        task.apply_async((row.pk,), retry=False)
     except Exception as exc:  # broker down: nothing half-stored stays behind
-        log.warning("could not enqueue %s: %s", comp.id, exc)
-        Compilation.objects.filter(pk=comp.pk).delete()
+        log.warning("could not enqueue %s %s: %s", type(row).__name__, row.pk, exc)
+        type(row).objects.filter(pk=row.pk).delete()
         raise ServiceBusy("The compile service is not reachable right now. Try again in a moment.") from exc
 
 
-def wait_for(comp: Compilation, seconds: float | None = None) -> Compilation:
+def wait_for(comp: Compilation | SSADump, seconds: float | None = None) -> Compilation | SSADump:
     """Poll briefly for a result: most small compiles end in tens of milliseconds."""
     if comp.is_finished:
         return comp

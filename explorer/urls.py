@@ -10,6 +10,9 @@ urlpatterns = [
     path("s/<str:compilation_id>", views.permalink, name="permalink"),
     path("s/<str:compilation_id>/result", views.result_fragment, name="result-fragment"),
     path("s/<str:compilation_id>/raw", views.raw_output, name="raw-output"),
+    # A function's symbol name may hold "/" (a generic's shape types): the raw route first.
+    path("s/<str:compilation_id>/ssa/<path:function>/raw", views.ssa_raw, name="ssa-raw"),
+    path("s/<str:compilation_id>/ssa/<path:function>", views.ssa_page, name="ssa"),
     path("kinds", views.kinds, name="kinds"),
     path("compare", review_views.compare_form, name="compare"),
     path("c/<str:a>/<str:b>", review_views.compare_page, name="compare-page"),

@@ -15,26 +15,29 @@ playground.html
     error           a message for the user, or ""
 partials/result.html   compilation, view, error, busy   (a finished result or an input error)
 partials/pending.html  compilation, elapsed        (polls /s/<id>/result with htmx)
+ssa.html               compilation, function, dump, elapsed, error   (GOSSAFUNC page)
+partials/ssa_status.html  the same: pending (polls the page with htmx), the iframe, or the error
 """
 
 from __future__ import annotations
 
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from worker import compiler, toolchains
+from worker import compiler, ssa, toolchains
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
 from . import submissions
 from .examples import get_example, load_examples
 from .glossary import GLOSSARY
-from .models import ENGINE_VERSION, Compilation
+from .models import ENGINE_VERSION, Compilation, SSADump
 from .render import build_view
 
 
@@ -186,3 +189,58 @@ def format_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def kinds(request: HttpRequest) -> HttpResponse:
     return render(request, "kinds.html", {"glossary": GLOSSARY})
+
+
+# The compiler's ssa.html quotes the user's identifiers and runs its own scripts: it is
+# only ever served as an opaque-origin sandbox (docs/SECURITY.md).
+SSA_CSP = "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
+
+
+def _ssa_compilation(compilation_id: str, function: str) -> Compilation:
+    """The finished compilation, if ``function`` is one of its user functions; else 404."""
+    if not ssa.FUNCTION_RE.match(function):
+        raise Http404("No such function.")
+    comp = get_object_or_404(Compilation, pk=compilation_id)
+    if comp.status != Compilation.Status.DONE or function not in ssa.functions_of_analysis(comp.analysis):
+        raise Http404("No such function in this compilation (functions are listed when “asm” is collected).")
+    return comp
+
+
+def _ssa_context(comp: Compilation, function: str, dump: SSADump | None, error: str = "") -> dict:
+    elapsed = (timezone.now() - dump.created).total_seconds() if dump is not None else 0.0
+    return {"compilation": comp, "function": function, "dump": dump, "elapsed": elapsed, "error": error}
+
+
+@require_GET
+def ssa_page(request: HttpRequest, compilation_id: str, function: str) -> HttpResponse:
+    """GOSSAFUNC for one function: pending (polls this URL with htmx), then the iframe."""
+    comp = _ssa_compilation(compilation_id, function)
+    if request.headers.get("HX-Request") == "true":
+        # A poll only reads: a failed dump is retried by loading the page, not by polling.
+        dump = SSADump.objects.filter(compilation=comp, function=function).defer("html_gz").first()
+        error = "" if dump is not None else "The request was lost. Reload the page to ask again."
+        return render(request, "partials/ssa_status.html", _ssa_context(comp, function, dump, error))
+    try:
+        dump = submissions.wait_for(submissions.request_ssa(comp, function))
+    except submissions.ServiceBusy as exc:
+        return render(request, "ssa.html", _ssa_context(comp, function, None, str(exc)), status=503)
+    return render(request, "ssa.html", _ssa_context(comp, function, dump))
+
+
+@xframe_options_sameorigin
+@require_GET
+def ssa_raw(request: HttpRequest, compilation_id: str, function: str) -> HttpResponse:
+    """The compiler's page itself, for the sandboxed iframe only: no same-origin, ever."""
+    if not ssa.FUNCTION_RE.match(function):
+        raise Http404("No such function.")
+    dump = get_object_or_404(SSADump, compilation_id=compilation_id, function=function, status=SSADump.Status.DONE)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = HttpResponse(bytes(dump.html_gz), content_type="text/html; charset=utf-8")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(dump.html, content_type="text/html; charset=utf-8")
+    response["Vary"] = "Accept-Encoding"
+    response["Content-Security-Policy"] = SSA_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

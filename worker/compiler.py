@@ -140,6 +140,17 @@ def runner_argv(tc: toolchains.Toolchain, compile_argv: list[str], marker: str) 
     ]
 
 
+def compiler_env(tc: toolchains.Toolchain, goarch: str) -> dict[str, str]:
+    """The environment of a sandboxed compiler run (also used by worker/ssa.py)."""
+    return {
+        "GOROOT": str(tc.goroot),
+        "GOARCH": goarch,
+        "GOOS": "js" if goarch == "wasm" else "linux",
+        "CGO_ENABLED": "0",
+        "GOMAXPROCS": "1",
+    }
+
+
 def check_imports(tc: toolchains.Toolchain, req: CompileRequest) -> list[Diagnostic]:
     """Imports outside the standard library, as error diagnostics naming them."""
     std = tc.std_packages(req.goarch)
@@ -190,13 +201,7 @@ def compile_request(req: CompileRequest) -> Analysis:
             (workdir / f.name).write_text(f.text, encoding="utf-8")
         result = sandbox.run(
             runner_argv(tc, compiler_argv(tc, req, lang, workdir), marker),
-            env={
-                "GOROOT": str(tc.goroot),
-                "GOARCH": req.goarch,
-                "GOOS": "js" if req.goarch == "wasm" else "linux",
-                "CGO_ENABLED": "0",
-                "GOMAXPROCS": "1",
-            },
+            env=compiler_env(tc, req.goarch),
             ro_paths=[tc.root],
             input_dir=workdir,
             cwd=str(workdir),

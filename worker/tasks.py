@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from . import compiler
+from . import compiler, ssa
 from .inputs import InvalidInput, split_files
 
 log = logging.getLogger(__name__)
@@ -55,4 +55,42 @@ def compile_task(compilation_id: str) -> str:
     fields["finished"] = timezone.now()
     # One UPDATE: the row goes from running to its final state with its analysis at once.
     Compilation.objects.filter(pk=comp.pk).update(**fields)
+    return fields["status"]
+
+
+@shared_task(name="worker.ssa", acks_late=True)
+def ssa_task(dump_id: int) -> str:
+    """GOSSAFUNC: the compiler's ssa.html of one function of a compilation."""
+    from explorer.models import SSADump
+
+    dump = SSADump.objects.select_related("compilation").filter(pk=dump_id).first()
+    if dump is None:
+        return "missing"
+    if dump.status == SSADump.Status.DONE:
+        return "done"
+    SSADump.objects.filter(pk=dump.pk).update(status=SSADump.Status.RUNNING, started=timezone.now())
+    comp = dump.compilation
+    fields = {}
+    try:
+        request = compiler.CompileRequest(
+            files=split_files(comp.source), go=comp.go, goarch=comp.goarch, lang=comp.lang, groups=()
+        )
+        # The stored function list when the assembly was collected; else the engine finds it.
+        functions = ssa.functions_of_analysis(comp.analysis) or None
+        html = ssa.ssa_html(request, dump.function, functions)
+    except InvalidInput as exc:
+        fields.update(status=SSADump.Status.FAILED, error=str(exc), retryable=False, html_gz=None)
+    except Exception:
+        log.exception("SSA of %s in %s failed", dump.function, comp.pk)
+        fields.update(
+            status=SSADump.Status.FAILED,
+            error="Something went wrong on our side while writing the SSA. Try again; if it persists, tell us.",
+            retryable=True,
+            html_gz=None,
+        )
+    else:
+        html_gz = gzip.compress(html.encode("utf-8"), compresslevel=6)
+        fields.update(status=SSADump.Status.DONE, error="", retryable=False, html_gz=html_gz)
+    fields["finished"] = timezone.now()
+    SSADump.objects.filter(pk=dump.pk).update(**fields)
     return fields["status"]

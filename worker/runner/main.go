@@ -1,8 +1,8 @@
 // Command ee-runner runs the Go compiler inside the sandbox and then hands back the
-// optimization log (-json=0,<dir>) the compiler wrote to the sandbox's private /tmp,
-// which disappears when the run ends.
+// optimization log (-json=0,<dir>) and, with -collect, other files (GOSSADIR's ssa.html)
+// the compiler wrote to the sandbox's private /tmp, which disappears when the run ends.
 //
-//	ee-runner -marker HEX [-logopt DIR] [-codes copy,...] -- /path/to/compile args...
+//	ee-runner -marker HEX [-logopt DIR] [-codes copy,...] [-collect DIR:GLOB [-collect-max BYTES]] -- /path/to/compile args...
 //
 // The compiler inherits the runner's stdin, stdout and stderr (its output reaches the
 // caller byte for byte, in its own order). After it exits, every regular *.json file
@@ -12,6 +12,20 @@
 //	#ee-logopt HEX begin <path relative to DIR>
 //	<the file's lines; with -codes, the header line and the entries with those codes>
 //	#ee-logopt HEX end
+//
+// With -collect, DIR is created (empty, 0700) before the compiler runs, and after the
+// log files every regular file directly in DIR whose name matches GLOB is printed
+// verbatim (a newline added when it lacks one), in lexical order:
+//
+//	#ee-file HEX begin <size in bytes> <file name>
+//	<the file's bytes>
+//	#ee-file HEX end
+//
+// or, for a file larger than -collect-max, only a line saying so:
+//
+//	#ee-file HEX toolarge <size in bytes> <file name>
+//
+// (GOSSADIR: the compiler's ssa.html of one function, which would vanish with /tmp.)
 //
 // The exit status is the compiler's; 128+N when a signal N ended it (as bubblewrap
 // reports it), and then nothing is printed after the compiler's output.
@@ -47,11 +61,20 @@ func run() int {
 	marker := flag.String("marker", "", "nonce of the frame lines (hex, 16-128 digits)")
 	dir := flag.String("logopt", "/tmp/logopt", "directory the compiler writes its -json=0 log to")
 	codes := flag.String("codes", "", "comma-separated diagnostic codes to keep (default: all)")
+	collect := flag.String("collect", "", "DIR:GLOB: files in DIR matching GLOB to print after the logs")
+	collectMax := flag.Int64("collect-max", 20<<20, "largest collected file printed, in bytes")
 	flag.Parse()
 	args := flag.Args()
-	if !markerRE.MatchString(*marker) || len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: ee-runner -marker HEX [-logopt DIR] [-codes a,b] -- command args...")
+	collectDir, collectGlob, collectOK := parseCollect(*collect)
+	if !markerRE.MatchString(*marker) || len(args) == 0 || !collectOK {
+		fmt.Fprintln(os.Stderr, "usage: ee-runner -marker HEX [-logopt DIR] [-codes a,b] [-collect DIR:GLOB [-collect-max N]] -- command args...")
 		return 125
+	}
+	if collectDir != "" {
+		if err := os.MkdirAll(collectDir, 0o700); err != nil {
+			fmt.Fprintf(os.Stderr, "ee-runner: %v\n", err)
+			return 125
+		}
 	}
 	keep := map[string]bool{}
 	for _, c := range strings.Split(*codes, ",") {
@@ -75,6 +98,11 @@ func run() int {
 	out := bufio.NewWriterSize(os.Stdout, 64*1024)
 	if err := printLogs(out, *dir, *marker, keep); err != nil {
 		fmt.Fprintf(os.Stderr, "ee-runner: reading %s: %v\n", *dir, err)
+	}
+	if collectDir != "" {
+		if err := printCollected(out, collectDir, collectGlob, *marker, *collectMax); err != nil {
+			fmt.Fprintf(os.Stderr, "ee-runner: reading %s: %v\n", collectDir, err)
+		}
 	}
 	if err := out.Flush(); err != nil {
 		fmt.Fprintf(os.Stderr, "ee-runner: %v\n", err)
@@ -160,4 +188,77 @@ func wanted(line []byte, keep map[string]bool) bool {
 		return false
 	}
 	return keep[entry.Code]
+}
+
+// parseCollect splits -collect's DIR:GLOB (an absolute directory, a valid pattern);
+// ok is false for a malformed value, and both are "" when the flag is not given.
+func parseCollect(value string) (dir, glob string, ok bool) {
+	if value == "" {
+		return "", "", true
+	}
+	i := strings.LastIndex(value, ":")
+	if i <= 0 || i == len(value)-1 {
+		return "", "", false
+	}
+	dir, glob = filepath.Clean(value[:i]), value[i+1:]
+	if !filepath.IsAbs(dir) || strings.Contains(glob, "/") {
+		return "", "", false
+	}
+	if _, err := filepath.Match(glob, ""); err != nil {
+		return "", "", false
+	}
+	return dir, glob, true
+}
+
+// printCollected frames each regular file directly in dir whose name matches glob.
+func printCollected(out *bufio.Writer, dir, glob, marker string, max int64) error {
+	entries, err := os.ReadDir(dir) // sorted by name
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, entry := range entries {
+		name := entry.Name()
+		if matched, _ := filepath.Match(glob, name); !matched || !entry.Type().IsRegular() {
+			continue // symlinks and directories are never followed
+		}
+		info, err := entry.Info()
+		if err != nil {
+			return err
+		}
+		label := strings.ReplaceAll(name, "\n", "%0A")
+		if info.Size() > max {
+			fmt.Fprintf(out, "#ee-file %s toolarge %d %s\n", marker, info.Size(), label)
+			continue
+		}
+		if err := printFile(out, filepath.Join(dir, name), label, marker, max); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printFile(out *bufio.Writer, path, label, marker string, max int64) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) > max {
+		fmt.Fprintf(out, "#ee-file %s toolarge %d %s\n", marker, len(data), label)
+		return nil
+	}
+	fmt.Fprintf(out, "#ee-file %s begin %d %s\n", marker, len(data), label)
+	out.Write(data)
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		out.WriteByte('\n')
+	}
+	fmt.Fprintf(out, "#ee-file %s end\n", marker)
+	return nil
 }
