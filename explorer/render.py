@@ -100,7 +100,6 @@ class LineView:
     number: int
     html: str
     diagnostics: list[dict] = field(default_factory=list)
-    kinds: list[str] = field(default_factory=list)
     heap: bool = False
     has_asm: bool = False
     anchor: str = ""
@@ -227,7 +226,6 @@ def _asm_rows(fn: dict, anchors: dict[str, int]) -> dict:
         "anchor": fn_anchor,
         "heap_allocs": heap_allocs,
         "write_barriers": barriers,
-        "instruction_count": len(instructions),
     }
 
 
@@ -262,7 +260,6 @@ def build_view(analysis: dict | None, files: list) -> dict:
                     number=number,
                     html=line_html,
                     diagnostics=line_diags,
-                    kinds=sorted({d["kind"] for d in line_diags}),
                     heap=any(d["heap"] for d in line_diags),
                     has_asm=(name, number) in asm_lines,
                     anchor=line_anchor(index, name, number),

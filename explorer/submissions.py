@@ -151,7 +151,3 @@ def lang_choices() -> list[str]:
     newest = toolchains.get()
     top = newest.minor if newest else 27
     return [f"go1.{m}" for m in range(top, 17, -1)]
-
-
-def files_of(comp: Compilation):
-    return split_files(comp.source)

@@ -16,7 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import seccomp
@@ -48,7 +48,6 @@ class SandboxResult:
     timed_out: bool = False
     output_truncated: bool = False
     limit: str = ""  # "" or which limit ended the run: time, cpu, memory, output, file
-    files: dict[str, bytes] = field(default_factory=dict)
 
 
 def bwrap_path() -> str:

@@ -12,6 +12,14 @@ from . import compiler, ssa
 from .inputs import InvalidInput, split_files
 
 log = logging.getLogger(__name__)
+INTERNAL_ERROR = "Something went wrong on our side while {doing}. Try again; if it persists, tell us."
+
+
+def request_of(comp, groups: tuple[str, ...]) -> compiler.CompileRequest:
+    """The engine's request for a stored compilation's input and settings."""
+    return compiler.CompileRequest(
+        files=split_files(comp.source), go=comp.go, goarch=comp.goarch, lang=comp.lang, groups=groups
+    )
 
 
 @shared_task(name="worker.compile", acks_late=True)
@@ -27,10 +35,7 @@ def compile_task(compilation_id: str) -> str:
     Compilation.objects.filter(pk=comp.pk).update(status=Compilation.Status.RUNNING, started=started)
     fields = {"finished": None}
     try:
-        request = compiler.CompileRequest(
-            files=split_files(comp.source), go=comp.go, goarch=comp.goarch, lang=comp.lang, groups=comp.group_list
-        )
-        analysis = compiler.compile_request(request)
+        analysis = compiler.compile_request(request_of(comp, comp.group_list))
         analysis.timings.queued_ms = max(0.0, (started - comp.created).total_seconds() * 1000)
     except InvalidInput as exc:
         fields.update(status=Compilation.Status.FAILED, error=str(exc), analysis=None, raw_output_gz=None)
@@ -38,7 +43,7 @@ def compile_task(compilation_id: str) -> str:
         log.exception("compilation %s failed", compilation_id)
         fields.update(
             status=Compilation.Status.FAILED,
-            error="Something went wrong on our side while compiling. Try again; if it persists, tell us.",
+            error=INTERNAL_ERROR.format(doing="compiling"),
             analysis=None,
             raw_output_gz=None,
         )
@@ -72,9 +77,7 @@ def ssa_task(dump_id: int) -> str:
     comp = dump.compilation
     fields = {}
     try:
-        request = compiler.CompileRequest(
-            files=split_files(comp.source), go=comp.go, goarch=comp.goarch, lang=comp.lang, groups=()
-        )
+        request = request_of(comp, groups=())
         # The stored function list when the assembly was collected; else the engine finds it.
         functions = ssa.functions_of_analysis(comp.analysis) or None
         html = ssa.ssa_html(request, dump.function, functions)
@@ -84,7 +87,7 @@ def ssa_task(dump_id: int) -> str:
         log.exception("SSA of %s in %s failed", dump.function, comp.pk)
         fields.update(
             status=SSADump.Status.FAILED,
-            error="Something went wrong on our side while writing the SSA. Try again; if it persists, tell us.",
+            error=INTERNAL_ERROR.format(doing="writing the SSA"),
             retryable=True,
             html_gz=None,
         )
