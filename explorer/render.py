@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -15,7 +16,9 @@ from django.utils.safestring import SafeString, mark_safe
 from pygments.lexers import GoLexer
 from pygments.token import STANDARD_TYPES, Token
 
-from worker.analysis import HEAP_KINDS, KINDS
+from worker import line_directives
+from worker.analysis import HEAP_KINDS, KINDS, SourceFile
+from worker.inputs import BIDI_CONTROLS, find_bidi
 from worker.loops import branch_target
 from worker.summary import summaries_to_dicts, summarize
 
@@ -48,8 +51,14 @@ DIRECTIVES = ("PCDATA", "FUNCDATA")
 
 
 def highlight_lines(text: str) -> list[str]:
-    """Pygments tokens split per line, as escaped HTML (one string per source line)."""
+    """Pygments tokens split per line, as escaped HTML (one string per source line).
+
+    A bidirectional control character (Trojan Source, CVE-2021-42574) is not passed on:
+    it becomes a visible, labelled marker (``bidi_marker``), and its line is wrapped in
+    ``<span class="bidi-line">`` so the line stands out.
+    """
     lines: list[list[str]] = [[]]
+    flagged: set[int] = set()
     for ttype, value in GoLexer().get_tokens(text):
         css = _css_class(ttype)
         parts = value.split("\n")
@@ -58,11 +67,23 @@ def highlight_lines(text: str) -> list[str]:
                 lines.append([])
             if part:
                 escaped = html.escape(part, quote=False)
+                if BIDI_CONTROLS.search(escaped):
+                    escaped = BIDI_CONTROLS.sub(lambda m: bidi_marker(m.group()), escaped)
+                    flagged.add(len(lines) - 1)
                 lines[-1].append(f'<span class="{css}">{escaped}</span>' if css else escaped)
     rendered = ["".join(parts) for parts in lines]
+    for index in flagged:
+        rendered[index] = f'<span class="bidi-line">{rendered[index]}</span>'
     if text.endswith("\n") and rendered and rendered[-1] == "":
         rendered.pop()
     return rendered
+
+
+def bidi_marker(char: str) -> str:
+    """``<span class="bidi-char" title="U+202E RIGHT-TO-LEFT OVERRIDE">⟨U+202E⟩</span>``."""
+    code = f"U+{ord(char):04X}"
+    label = f"{code} {unicodedata.name(char, 'BIDIRECTIONAL CONTROL CHARACTER')}"
+    return f'<span class="bidi-char" title="{label}" aria-label="{label}">\u27e8{code}\u27e9</span>'
 
 
 def _css_class(ttype) -> str:
@@ -106,6 +127,7 @@ class LineView:
     file: str = ""
     groups: list[DecisionGroup] = field(default_factory=list)
     markers: list[dict] = field(default_factory=list)  # kind labels for the gutter
+    bidi: list[dict] = field(default_factory=list)  # bidirectional control characters (inputs.find_bidi)
 
 
 @dataclass
@@ -119,11 +141,32 @@ def _is_removed(d: dict) -> bool:
 
 
 def _flow_steps(d: dict, anchors: dict[str, int]) -> list[dict]:
+    directives = {s.get("step"): s for s in d.get("details", {}).get("flow_line_directives") or []}
     steps = []
-    for s in d.get("flow", []):
+    for i, s in enumerate(d.get("flow", [])):
         index = anchors.get(s["file"])
-        steps.append({**s, "anchor": line_anchor(index, s["file"], s["line"]) if index is not None else ""})
+        steps.append(
+            {
+                **s,
+                "anchor": line_anchor(index, s["file"], s["line"]) if index is not None else "",
+                "line_directive": _directive_note(directives.get(i)),
+            }
+        )
     return steps
+
+
+def _directive_note(directive: dict | None) -> dict | None:
+    """What the page says of a decision a //line directive would have placed elsewhere:
+    the directive's line and the position it gives ("name:line[:column]"), as plain text
+    (the template escapes it)."""
+    if not directive:
+        return None
+    name, line, column = directive.get("file", ""), directive.get("line", 0), directive.get("column", 0)
+    return {
+        "directive_line": directive.get("directive_line", 0),
+        "position": f"{name}:{line}:{column}" if column else f"{name}:{line}",
+        "unnamed": not name,
+    }
 
 
 def _groups(diags: list[dict]) -> list[DecisionGroup]:
@@ -238,15 +281,26 @@ def build_view(analysis: dict | None, files: list) -> dict:
     anchors = {name: i for i, name in enumerate(names)}
     by_line: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for d in diags:
+        note = _directive_note(d.get("details", {}).get("line_directive"))
+        steps = _flow_steps(d, anchors)
+        for step in steps:
+            if step["line_directive"] == note:  # said once, on the decision
+                step["line_directive"] = None
         by_line[(d["file"], d["line"])].append(
             {
                 **d,
                 "label": kind_label(d["kind"]),
                 "heap": d["kind"] in HEAP_KINDS,
                 "removed": _is_removed(d),
-                "steps": _flow_steps(d, anchors),
+                "steps": steps,
+                "line_directive": note,
             }
         )
+    sources = [SourceFile(f.name, f.text) if hasattr(f, "name") else SourceFile(f["name"], f["text"]) for f in files]
+    bidi = find_bidi(sources)
+    bidi_by_line: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    for b in bidi:
+        bidi_by_line[(b["file"], b["line"])].append(b)
     asm_lines = {(a["file"], a["line"]) for f in functions for a in f.get("asm", [])}
     file_views = []
     for index, f in enumerate(files):
@@ -255,6 +309,10 @@ def build_view(analysis: dict | None, files: list) -> dict:
         for number, line_html in enumerate(highlight_lines(text), start=1):
             line_diags = by_line.get((name, number), [])
             groups = _groups(line_diags)
+            line_bidi = bidi_by_line.get((name, number), [])
+            markers = [g.label for g in groups if g.items]
+            if line_bidi:
+                markers.insert(0, _bidi_label(line_bidi))
             lines.append(
                 LineView(
                     number=number,
@@ -265,7 +323,8 @@ def build_view(analysis: dict | None, files: list) -> dict:
                     anchor=line_anchor(index, name, number),
                     file=name,
                     groups=groups,
-                    markers=[g.label for g in groups if g.items],
+                    markers=markers,
+                    bidi=line_bidi,
                 )
             )
         file_views.append(FileView(name, lines))
@@ -298,4 +357,40 @@ def build_view(analysis: dict | None, files: list) -> dict:
         "timings": analysis.get("timings", {}),
         "lang": analysis.get("lang", ""),
         "multi_file": len(file_views) > 1,
+        "source_warnings": source_warnings(sources, bidi, index_of=anchors),
+    }
+
+
+def _bidi_label(found: list[dict]) -> dict:
+    """The gutter flag of a line holding bidirectional control characters."""
+    codes = ", ".join(b["codepoint"] for b in found)
+    return {
+        "kind": "bidi",
+        "text": "bidi",
+        "icon": "\u26a0",
+        "description": f"Bidirectional control character{'s' if len(found) > 1 else ''} {codes}: "
+        "the code may read differently from what the compiler sees (Trojan Source, CVE-2021-42574).",
+    }
+
+
+def source_warnings(files: list[SourceFile], bidi: list[dict], index_of: dict[str, int]) -> dict:
+    """What the banner above the annotated source says: bidirectional control characters
+    (count, and the lines they are on, with anchors) and the //line directives that were
+    disabled before compiling."""
+    lines: dict[tuple[str, int], int] = {}
+    for b in bidi:
+        lines[(b["file"], b["line"])] = lines.get((b["file"], b["line"]), 0) + 1
+    directives = [
+        {"file": f.name, "line": d.line, "anchor": line_anchor(index_of.get(f.name, 0), f.name, d.line)}
+        for f in files
+        for d in line_directives.directives(f.text, f.name)
+    ]
+    return {
+        "bidi_count": len(bidi),
+        "bidi_lines": [
+            {"file": file, "line": line, "count": count, "anchor": line_anchor(index_of.get(file, 0), file, line)}
+            for (file, line), count in lines.items()
+        ],
+        "line_directives": directives,
+        "multi_file": len(files) > 1,
     }

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import sandbox, toolchains
+from . import line_directives, sandbox, toolchains
 from .analysis import Analysis, Diagnostic, SourceFile
 from .inputs import InvalidInput, find_imports, package_name
 from .loops import mark_loops
@@ -174,6 +174,13 @@ def check_imports(tc: toolchains.Toolchain, req: CompileRequest) -> list[Diagnos
     return errors
 
 
+def write_sources(workdir: Path, files: list[SourceFile]) -> None:
+    """The user's files as the compiler reads them: with every ``//line`` directive disabled
+    (worker/line_directives.py), so every position it prints is a real line of a real file."""
+    for f in files:
+        (workdir / f.name).write_text(line_directives.neutralize(f.text), encoding="utf-8")
+
+
 def compile_request(req: CompileRequest) -> Analysis:
     """Compile and analyse. User errors come back in ``Analysis.status``/``errors``."""
     started = time.perf_counter()
@@ -185,6 +192,7 @@ def compile_request(req: CompileRequest) -> Analysis:
         analysis.status = "compile-error"
         analysis.diagnostics = import_errors
         analysis.errors = [f"{d.file}:{d.line}:{d.column}: {d.message}" for d in import_errors]
+        line_directives.annotate(analysis.diagnostics, req.files)
         analysis.timings.total_ms = (time.perf_counter() - started) * 1000
         return analysis
 
@@ -197,8 +205,7 @@ def compile_request(req: CompileRequest) -> Analysis:
     marker = logopt_parse.new_marker()
     workdir = Path(tempfile.mkdtemp(prefix="ee-src-"))
     try:
-        for f in req.files:
-            (workdir / f.name).write_text(f.text, encoding="utf-8")
+        write_sources(workdir, req.files)
         result = sandbox.run(
             runner_argv(tc, compiler_argv(tc, req, lang, workdir), marker),
             env=compiler_env(tc, req.goarch),
@@ -232,6 +239,7 @@ def compile_request(req: CompileRequest) -> Analysis:
         )
         analysis.diagnostics = parsed.diagnostics
         analysis.functions = parsed.functions
+        line_directives.annotate(analysis.diagnostics, req.files)
         mark_loops(analysis)
         analysis.errors = parsed.errors
         if result.returncode != 0:

@@ -144,3 +144,35 @@ def package_name(files: list[SourceFile]) -> str:
         if m:
             return m.group(1)
     return "main"
+
+
+# Bidirectional control characters (Trojan Source, CVE-2021-42574): they make an editor or
+# a web page show code in an order other than the compiler's.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def find_bidi(files: list[SourceFile]) -> list[dict]:
+    """Every bidirectional control character of the files: ``file``, ``line``, ``column``
+    (1-based; the column in bytes, as the compiler counts), ``codepoint`` ("U+202E") and
+    ``name`` ("RIGHT-TO-LEFT OVERRIDE")."""
+    import unicodedata
+
+    found = []
+    for f in files:
+        line, line_start = 1, 0
+        for m in BIDI_CONTROLS.finditer(f.text):
+            newlines = f.text.count("\n", line_start, m.start())
+            if newlines:
+                line += newlines
+                line_start = f.text.rindex("\n", 0, m.start()) + 1
+            char = m.group()
+            found.append(
+                {
+                    "file": f.name,
+                    "line": line,
+                    "column": len(f.text[line_start : m.start()].encode("utf-8")) + 1,
+                    "codepoint": f"U+{ord(char):04X}",
+                    "name": unicodedata.name(char, ""),
+                }
+            )
+    return found

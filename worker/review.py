@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from .compare import Decision, Diff, Side, short_name
 
@@ -32,8 +33,9 @@ class Links:
 
 
 def anchor(side: Side, file: str, line: int) -> str:
-    """The fragment of a line on the permalink page: #L<n>, or #<file>-L<n> when there are several files."""
-    return f"#L{line}" if len(side.files) <= 1 else f"#{file}-L{line}"
+    """The fragment of a line on the permalink page: #L<n>, or #<file>-L<n> when there are
+    several files (percent-encoded: a browser decodes it before looking up the id)."""
+    return f"#L{line}" if len(side.files) <= 1 else "#" + quote(f"{file}-L{line}", safe="")
 
 
 def describe(d: Decision) -> str:
@@ -119,9 +121,13 @@ def render_markdown(diff: Diff, links: Links | None = None) -> str:
     out = ["### Compiler decisions: before → after", "", f"**{_escape(diff.summary.headline)}**", ""]
     out.append(f"Before: {_link(settings(diff.a), links.a)} → After: {_link(settings(diff.b), links.b)}")
     if links.compare:
-        out[-1] += f" · [side by side]({links.compare})"
+        out[-1] += f" · {_link('side by side', links.compare)}"
     out.append("")
-    out += [f"> :warning: {_escape(p.removeprefix('warning: '))}" for p in _problems(diff) if p]
+    for name, side in (("before", diff.a), ("after", diff.b)):
+        if not side.ok:
+            first = side.errors[0] if side.errors else side.status
+            # the compiler's message quotes the program: a code span, where nothing is a link
+            out += [f"> :warning: {name} did not compile cleanly ({_escape(side.status)}): {_code(first)}", ""]
     rows = _markdown_rows(diff, links)
     if rows:
         out += ["| | Decision | Function | Where |", "|---|---|---|---|"]
@@ -152,16 +158,23 @@ def _markdown_rows(diff: Diff, links: Links) -> list[str]:
 
 
 def _link(text: str, url: str) -> str:
-    return f"[{_escape(text)}]({url})" if url else _escape(text)
+    return f"[{_escape(text)}]({_url(url)})" if url else _escape(text)
+
+
+def _url(url: str) -> str:
+    """A link destination that cannot end early or open another link: blanks, brackets,
+    parentheses, quotes, backslashes and non-ASCII characters percent-encoded (an existing
+    %XX is kept)."""
+    return quote(url, safe="/:?#&=%@!$*+,;~")
 
 
 def _escape(text: str) -> str:
-    """Markdown-inert text for a table cell (no emphasis, links, HTML or cell breaks)."""
+    """Markdown-inert text for a table cell (no emphasis, links, HTML, entities or cell breaks)."""
     out = []
     for ch in text:
-        if ch in "\\`*_{}[]<>()#+!|~":
+        if ch in "\\`*_{}[]<>()#+!|~&":
             out.append("\\" + ch)
-        elif ch == "\n":
+        elif ch in "\r\n":
             out.append(" ")
         else:
             out.append(ch)

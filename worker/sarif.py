@@ -6,6 +6,11 @@ enclosing function as a logical location and the ``-m=2`` escape flow as a code 
 ``partialFingerprints`` are built from the same identity the diff uses (kind, function,
 subject), not from the line, so a tool that tracks results across commits sees a
 moved function's decisions as the same results.
+
+Locations are always physical (the compiler never sees a ``//line`` directive, see
+worker/line_directives.py); where a directive would have placed a decision elsewhere,
+that position is added as ``properties.lineDirective`` of the result (and of the code
+flow's location), never as a location: the file it names does not exist.
 """
 
 from __future__ import annotations
@@ -114,17 +119,39 @@ def _result(d: Diagnostic, rule_index: int, sources: dict[str, list[str]]) -> di
         "partialFingerprints": {FINGERPRINT: hashlib.sha256(identity.encode()).hexdigest()[:32]},
         "properties": {k: v for k, v in {"subject": subject, "inlinedFrom": d.inlined_from}.items() if v},
     }
+    directive = d.details.get("line_directive")
+    if directive:
+        result["properties"]["lineDirective"] = _line_directive(directive)
+    steps = {s["step"]: s for s in d.details.get("flow_line_directives") or []}
     if d.flow:
         result["codeFlows"] = [
             {
                 "message": {"text": d.explanation or d.message},
-                "threadFlows": [{"locations": [_flow_location(s, sources) for s in d.flow]}],
+                "threadFlows": [
+                    {"locations": [_flow_location(s, sources, steps.get(i)) for i, s in enumerate(d.flow)]}
+                ],
             }
         ]
     return result
 
 
-def _flow_location(step: FlowStep, sources: dict[str, list[str]]) -> dict[str, Any]:
+def _flow_location(
+    step: FlowStep, sources: dict[str, list[str]], directive: dict[str, Any] | None = None
+) -> dict[str, Any]:
     location = _location(step.file, step.line, step.column, sources)
     location["message"] = {"text": step.message}
+    if directive:
+        location["properties"] = {"lineDirective": _line_directive(directive)}
     return {"location": location, "nestingLevel": max(step.depth - 1, 0)}
+
+
+def _line_directive(directive: dict[str, Any]) -> dict[str, Any]:
+    """Where a //line directive would have placed a decision (column 0: unknown); the
+    directive's own physical file and line."""
+    return {
+        "file": str(directive.get("file", "")),
+        "line": int(directive.get("line", 0)),
+        "column": int(directive.get("column", 0)),
+        "directiveFile": str(directive.get("directive_file", "")),
+        "directiveLine": int(directive.get("directive_line", 0)),
+    }

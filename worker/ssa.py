@@ -140,8 +140,7 @@ def ssa_html(request: compiler.CompileRequest, function: str, functions: Iterabl
     marker = logopt_parse.new_marker()
     workdir = Path(tempfile.mkdtemp(prefix="ee-ssa-"))
     try:
-        for f in request.files:
-            (workdir / f.name).write_text(f.text, encoding="utf-8")
+        compiler.write_sources(workdir, request.files)
         argv = [a for a in compiler.compiler_argv(tc, plain, lang, workdir) if not a.startswith("-json=")]
         runner = [
             str(tc.runner),
