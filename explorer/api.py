@@ -2,29 +2,62 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Literal
+
 from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
-from ninja import NinjaAPI, Schema, Status
-from ninja.errors import HttpError
+from ninja import Field, NinjaAPI, Schema, Status
+from ninja.errors import HttpError, ValidationError
+from pydantic import ConfigDict
 
 from worker.analysis import KINDS, Diagnostic, Function, SourceFile
-from worker.compiler import format_source
-from worker.inputs import InvalidInput, decode_source, join_files, split_files
+from worker.compiler import DIAGNOSTIC_GROUPS
+from worker.inputs import InvalidInput, split_files
 from worker.summary import FunctionSummary, summaries_to_dicts, summarize
+from worker.toolchains import GOARCHES
 
 from . import submissions
+from .clients import client_of
+from .middleware import fault_response
 from .models import Compilation
 
-api = NinjaAPI(title="Escape Explorer API", version="1", urls_namespace="api")
+log = logging.getLogger("explorer.api")
+class ExplorerAPI(NinjaAPI):
+    def validation_error_from_error_contexts(self, error_contexts) -> ValidationError:
+        """As ninja's, keeping the offending value (short, scalar) so the message can name it."""
+        errors = []
+        for context in error_contexts:
+            model = context.model
+            for error in context.pydantic_validation_error.errors(include_url=False):
+                loc = (model.__ninja_param_source__,) + model.__ninja_flatten_map_reverse__.get(
+                    error["loc"], error["loc"]
+                )
+                got = error.get("input")
+                scalar = got if isinstance(got, str | int | float | bool) else None
+                errors.append({"loc": loc, "msg": error["msg"], "type": error["type"], "input": scalar})
+        return ValidationError(errors)
+
+
+api = ExplorerAPI(title="Escape Explorer API", version="1", urls_namespace="api")
+
+GoArch = Literal[GOARCHES]  # type: ignore[valid-type]
+Group = Literal[DIAGNOSTIC_GROUPS]  # type: ignore[valid-type]
+# Every error, whatever the status (400, 401, 404, 413, 429, 503), has this one shape;
+# 429 and 503 also carry a Retry-After header (seconds).
+REFUSALS = (400, 401, 413, 429, 503)
 
 
 class CompileIn(Schema):
-    source: str
-    go: str | None = None
-    goarch: str | None = None
-    lang: str | None = None
-    groups: list[str] | None = None
-    wait: float = 0.0  # seconds to wait for a result before answering (at most 10)
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(..., max_length=2 * 1024 * 1024)
+    go: str | None = Field(None, max_length=16, pattern=r"^[0-9]{1,2}\.[0-9]{1,3}(\.[0-9]{1,3})?$")
+    goarch: GoArch | None = None
+    lang: str | None = Field(None, max_length=8, pattern=r"^go1\.[0-9]{1,3}$")
+    groups: list[Group] | None = Field(None, max_length=len(DIAGNOSTIC_GROUPS))
+    # seconds to wait for a result before answering (at most 10; the server may wait less when busy)
+    wait: float = Field(0.0, ge=0.0, le=10.0, allow_inf_nan=False)
 
 
 class CompileOut(Schema):
@@ -42,6 +75,7 @@ class CompilationOut(Schema):
 
     id: str
     status: str  # queued | running | done | failed
+    failure: str  # with "failed": input | limit | internal | lost | expired ("" otherwise)
     url: str
     go: str
     goarch: str
@@ -61,8 +95,10 @@ class CompilationOut(Schema):
 
 
 class FormatIn(Schema):
-    source: str
-    go: str | None = None
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(..., max_length=2 * 1024 * 1024)
+    go: str | None = Field(None, max_length=16, pattern=r"^[0-9]{1,2}\.[0-9]{1,3}(\.[0-9]{1,3})?$")
 
 
 class FormatOut(Schema):
@@ -73,18 +109,46 @@ def absolute(request: HttpRequest, comp: Compilation) -> str:
     return request.build_absolute_uri(comp.get_absolute_url())
 
 
-@api.post("/compile", response={200: CompileOut, 202: CompileOut, 400: ErrorOut, 503: ErrorOut})
+def refused(exc: submissions.ServiceBusy) -> JsonResponse:
+    response = JsonResponse({"error": str(exc)}, status=exc.status)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.post("/compile", response={200: CompileOut, 202: CompileOut, **dict.fromkeys(REFUSALS, ErrorOut)})
 def compile_source(request: HttpRequest, payload: CompileIn):
+    """Compile (or find) a program. 200 when finished within ``wait``, else 202: poll its ``url`` or
+    ``/compilations/{id}``. 429 when this client has its share of the queue or sends too fast,
+    503 when the service is full or its broker unreachable (both with Retry-After)."""
     try:
-        comp = submissions.submit(payload.source, payload.go, payload.goarch, payload.lang, payload.groups)
+        comp = submissions.submit(
+            payload.source, payload.go, payload.goarch, payload.lang, payload.groups, client=client_of(request)
+        )
     except InvalidInput as exc:
         return Status(400, {"error": str(exc)})
     except submissions.ServiceBusy as exc:
-        return Status(503, {"error": str(exc)})
+        return refused(exc)
     if payload.wait > 0:
-        comp = submissions.wait_for(comp, min(payload.wait, 10.0))
+        comp = submissions.wait_for(comp, payload.wait)
     code = 200 if comp.is_finished else 202
     return Status(code, {"id": comp.id, "status": comp.status, "url": absolute(request, comp)})
+
+
+@api.post(
+    "/compilations/{compilation_id}/rerun",
+    response={200: CompileOut, 202: CompileOut, 404: ErrorOut, **dict.fromkeys(REFUSALS, ErrorOut)},
+)
+def rerun_compilation(request: HttpRequest, compilation_id: str):
+    """Run a failed compilation again (one that hit a sandbox limit runs in the slow lane).
+    Anything else is answered as it is: results never change."""
+    comp = get_object_or_404(Compilation, pk=compilation_id[:16])
+    try:
+        comp = submissions.rerun(comp, client_of(request))
+    except submissions.ServiceBusy as exc:
+        return refused(exc)
+    return Status(
+        200 if comp.is_finished else 202, {"id": comp.id, "status": comp.status, "url": absolute(request, comp)}
+    )
 
 
 def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
@@ -95,6 +159,7 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
     return {
         "id": comp.id,
         "status": comp.status,
+        "failure": comp.failure,
         "url": absolute(request, comp),
         "go": comp.go,
         "goarch": comp.goarch,
@@ -114,9 +179,12 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
     }
 
 
-@api.get("/compilations/{compilation_id}", response={200: CompilationOut, 404: ErrorOut})
+@api.get("/compilations/{compilation_id}", response={200: CompilationOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut})
 def get_compilation(request: HttpRequest, compilation_id: str):
-    comp = get_object_or_404(Compilation, pk=compilation_id)
+    from .views import touch
+
+    comp = get_object_or_404(Compilation, pk=compilation_id[:16])
+    touch(comp)
     # Serialised directly: validating a large analysis (thousands of instructions) through
     # the schema doubled the response time. tests/test_api_e2e.py checks the payload
     # against CompilationOut, so the documented schema and the response stay one.
@@ -133,13 +201,15 @@ def list_kinds(request: HttpRequest):
     return {"kinds": [{"kind": k, "description": v} for k, v in KINDS.items()]}
 
 
-@api.post("/format", response={200: FormatOut, 400: ErrorOut})
+@api.post("/format", response={200: FormatOut, **dict.fromkeys(REFUSALS, ErrorOut)})
 def format_code(request: HttpRequest, payload: FormatIn):
+    """gofmt of the chosen toolchain (run by a worker, in its sandbox)."""
     try:
-        files = split_files(decode_source(payload.source))
-        return Status(200, {"source": join_files(format_source(files, payload.go or None))})
+        return Status(200, {"source": submissions.format_source(payload.source, payload.go)})
     except InvalidInput as exc:
         return Status(400, {"error": str(exc)})
+    except submissions.ServiceBusy as exc:
+        return refused(exc)
 
 
 @api.exception_handler(Http404)
@@ -150,6 +220,28 @@ def not_found(request, exc: Http404):
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
     return api.create_response(request, {"error": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(ValidationError)
+def invalid_request(request, exc: ValidationError):
+    """Request validation: the documented 400 {"error"}, naming each field and what is wrong."""
+    problems = []
+    for error in exc.errors[:10]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "payload"))
+        got = error.get("input")
+        shown = f" (got {str(got)[:40]!r})" if isinstance(got, str | int | float) and where else ""
+        problems.append(f"{where or 'body'}: {error.get('msg', 'invalid')}{shown}")
+    return api.create_response(request, {"error": "Invalid request: " + "; ".join(problems)}, status=400)
+
+
+@api.exception_handler(Exception)
+def unexpected(request, exc: Exception):
+    """Faults (database, body size, token) get their status; a bug is a JSON 500, logged."""
+    response = fault_response(request, exc)
+    if response is not None:
+        return response
+    log.exception("API error on %s", request.path, extra={"request_id": getattr(request, "request_id", "")})
+    return api.create_response(request, {"error": "Something went wrong on our side. Try again."}, status=500)
 
 
 # Review endpoints: /compare, /compare/markdown, /compilations/{id}/sarif

@@ -29,6 +29,8 @@ from worker.inputs import InvalidInput, split_files
 from worker.review import Links, describe, position, render_markdown
 
 from . import submissions
+from .clients import client_of
+from .formdata import check_utf8
 from .models import Compilation
 from .render import highlight_lines
 from .review_api import diff_of, review_links
@@ -108,15 +110,22 @@ def compare_form(request: HttpRequest) -> HttpResponse:
     """GET: the form (prefilled from ?a=&b= or ?copy=); POST: compile both sides, redirect to /c/<a>/<b>."""
     if request.method == "GET":
         return _page(request, _prefill(request))
+    try:
+        check_utf8(request)
+    except InvalidInput as exc:
+        return _page(request, _prefill(request), 400, error=str(exc))
     form = {side: _side_form(request, side) for side in SIDES}
     if not form["b"].source.strip():
         form["b"].source = form["a"].source  # the same program under other settings
+    client = client_of(request)
     try:
-        a, b = (submissions.submit(f.source, f.go, f.goarch, f.lang) for f in (form["a"], form["b"]))
+        a, b = (submissions.submit(f.source, f.go, f.goarch, f.lang, client=client) for f in (form["a"], form["b"]))
     except InvalidInput as exc:
         return _page(request, form, 400, error=str(exc))
     except submissions.ServiceBusy as exc:
-        return _page(request, form, 503, error=str(exc))
+        response = _page(request, form, exc.status, error=str(exc))
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     return redirect("compare-page", a.id, b.id)
 
 
@@ -140,18 +149,8 @@ def _prefill(request: HttpRequest) -> dict:
 
 
 def _pair(a: str, b: str) -> tuple[Compilation, Compilation]:
-    pair = get_object_or_404(Compilation, pk=a), get_object_or_404(Compilation, pk=b)
-    return tuple(_revive(comp) for comp in pair)  # type: ignore[return-value]
-
-
-def _revive(comp: Compilation) -> Compilation:
-    """A failed or stuck compilation is compiled again, as on its own permalink page."""
-    if comp.needs_work():
-        try:
-            return submissions.submit(comp.source, comp.go, comp.goarch, comp.lang, list(comp.group_list))
-        except (InvalidInput, submissions.ServiceBusy):
-            pass
-    return comp
+    """Both sides as stored: reading a compare page never queues work."""
+    return get_object_or_404(Compilation, pk=a), get_object_or_404(Compilation, pk=b)
 
 
 @require_GET

@@ -1,15 +1,20 @@
 """Settings from environment variables, with safe local defaults.
 
 DATABASE_URL (default: SQLite in ./var/), REDIS_URL (default redis://127.0.0.1:6379/0),
-SECRET_KEY (a random per-install key is generated into ./var/ when unset), DEBUG (off),
-ALLOWED_HOSTS (comma-separated; default localhost names), ESCAPE_EXPLORER_HOME (toolchains).
+SECRET_KEY or SECRET_KEY_FILE (required: the local setup writes a random one to
+./var/secret_key; there is no default key), DEBUG (off), ALLOWED_HOSTS
+(comma-separated; default localhost names), ESCAPE_EXPLORER_HOME (toolchains), and the
+EXPLORER_* limits below (docs/OPERATIONS.md lists them all).
 """
 
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from explorer.clients import parse_tokens
+from explorer.ratelimit import Rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ESCAPE_EXPLORER_VAR", BASE_DIR / "var"))
@@ -20,18 +25,32 @@ def _env_bool(name: str, default: bool = False) -> bool:
     return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, str(default)))
+
+
+DEBUG = _env_bool("DEBUG")
+
+
 def _secret_key() -> str:
+    """SECRET_KEY, else the file SECRET_KEY_FILE names, else ./var/secret_key (which only
+    the local setup, scripts/setup.sh, writes). Never a default string."""
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    path = Path(os.environ.get("SECRET_KEY_FILE") or VAR_DIR / "secret_key")
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    raise ImproperlyConfigured(
+        "No SECRET_KEY: set the SECRET_KEY environment variable (or SECRET_KEY_FILE to a file holding one). "
+        "`make run` and `make test` create a random one in var/secret_key for a local install."
+    )
 
 
 SECRET_KEY = _secret_key()
-DEBUG = _env_bool("DEBUG")
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -43,7 +62,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "explorer.middleware.RequestLogMiddleware",
+    "explorer.middleware.ServiceFaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "explorer.middleware.ContentSecurityPolicyMiddleware",
+    "explorer.middleware.BodySizeMiddleware",
+    "explorer.middleware.RateLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -69,7 +93,13 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # WAL: readers never wait for the writer; IMMEDIATE: a transaction takes the write
+    # lock at BEGIN, so two writers queue up (timeout) instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
     # A file, not memory: the test suite's Celery worker process shares it. One per
     # test run (pid), so two runs on one machine do not trample each other.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
@@ -97,27 +127,84 @@ CACHES = {
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL  # only gofmt's result travels back this way
+CELERY_RESULT_EXPIRES = 300
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SOFT_TIME_LIMIT = 90
-CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 150
+CELERY_TASK_TIME_LIMIT = 180
+CELERY_TASK_DEFAULT_QUEUE = "ee.fast"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# max_retries 0: when Redis is down, publishing fails at once and the user is told the
-# service is busy, instead of waiting through connection retries.
+# max_retries 0: when Redis is down, publishing fails at once and the caller decides
+# (the queue of record keeps the job; the reconciler wakes a worker later).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 0}
-CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# Back-pressure: new compilations are refused (503, "busy") while this many wait.
-MAX_QUEUED_COMPILATIONS = int(os.environ.get("MAX_QUEUED_COMPILATIONS", "100"))
+# --- the work queue (explorer/jobs.py, explorer/admission.py) -----------------------------
+# Two lanes: every new program starts in the fast lane with a short time limit; one that
+# runs past it moves to the slow lane (its own workers, full limits, lower CPU priority),
+# so costly programs never wait in front of cheap ones.
+LANE_QUEUES = {"fast": "ee.fast", "slow": "ee.slow"}
+LANE_LIMITS = {
+    "fast": {"wall_seconds": _env_float("EXPLORER_FAST_LANE_SECONDS", 5.0), "cpu_seconds": 8},
+    "slow": {"wall_seconds": _env_float("EXPLORER_SLOW_LANE_SECONDS", 20.0), "cpu_seconds": 30, "nice": 10},
+}
+LEASE_MARGIN_SECONDS = _env_float("EXPLORER_LEASE_MARGIN_SECONDS", 25.0)
+# The whole service holds at most this many queued or running jobs (503 beyond), one
+# client at most MAX_CLIENT_JOBS (429 beyond), and runs at most CLIENT_MAX_RUNNING of a
+# client's jobs at once per lane (the others wait while other clients' work runs).
+MAX_QUEUED_JOBS = _env_int("EXPLORER_MAX_QUEUED_JOBS", _env_int("MAX_QUEUED_COMPILATIONS", 100))
+MAX_CLIENT_JOBS = _env_int("EXPLORER_MAX_CLIENT_JOBS", 6)
+CLIENT_MAX_RUNNING = _env_int("EXPLORER_CLIENT_MAX_RUNNING", 1)
+MAX_ATTEMPTS = _env_int("EXPLORER_MAX_ATTEMPTS", 3)  # runs of one job before it fails as lost
+MAX_QUEUE_SECONDS = _env_float("EXPLORER_MAX_QUEUE_SECONDS", 600.0)  # then it fails as expired
+RECONCILE_SECONDS = _env_float("EXPLORER_RECONCILE_SECONDS", 5.0)  # 0: no reconciler thread in workers
+RESULT_WRITE_SECONDS = _env_float("EXPLORER_RESULT_WRITE_SECONDS", 90.0)  # a worker retries storing a result
 
-# How long the web process waits for a fresh result before answering "pending".
+# --- fair use (explorer/clients.py, explorer/ratelimit.py, explorer/middleware.py) --------
+# "burst/per_minute" per client; API token holders get EXPLORER_TOKEN_LIMIT_FACTOR times more.
+RATE_LIMITS = {
+    "read": Rate.parse(os.environ.get("EXPLORER_RATE_READ", "240/600")),
+    "submit": Rate.parse(os.environ.get("EXPLORER_RATE_SUBMIT", "20/30")),
+}
+API_TOKENS = parse_tokens(
+    Path(os.environ["EXPLORER_API_TOKENS_FILE"]).read_text()
+    if os.environ.get("EXPLORER_API_TOKENS_FILE")
+    else os.environ.get("EXPLORER_API_TOKENS", "")
+)
+TOKEN_LIMIT_FACTOR = _env_int("EXPLORER_TOKEN_LIMIT_FACTOR", 10)
+TRUSTED_PROXIES = _env_int("EXPLORER_TRUSTED_PROXIES", 0)  # proxies of ours in front, appending X-Forwarded-For
+
+# How long a web request may wait for a fresh result before answering "pending", and
+# how many requests of one web process may wait at once (the rest answer at once):
+# waiting holds a thread, so never more than half of them.
+WEB_THREADS = _env_int("WEB_THREADS", 4)
+WAIT_SLOTS = _env_int("EXPLORER_WAIT_SLOTS", max(1, WEB_THREADS // 2))
 COMPILE_WAIT_SECONDS = float(os.environ.get("COMPILE_WAIT_SECONDS", "2.0"))
+FORMAT_WAIT_SECONDS = _env_float("EXPLORER_FORMAT_WAIT_SECONDS", 15.0)
 
+# Request bodies: a 256 KiB source, URL- or JSON-escaped, fits well within this.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+
+# Retention (manage.py prune): what was not viewed for this long goes first.
+# Workers prune once an hour (one of them: a lock in Redis); 0 turns that off.
+PRUNE_OLDER_THAN_DAYS = _env_int("EXPLORER_PRUNE_OLDER_THAN_DAYS", 30)
+PRUNE_EVERY_SECONDS = _env_float("EXPLORER_PRUNE_EVERY_SECONDS", 3600.0)
+STORAGE_BUDGET = os.environ.get("EXPLORER_STORAGE_BUDGET", "")  # e.g. "20G": least recently viewed go first
+
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")  # json (one object per line) or text
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "explorer.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.request": {"level": "ERROR"}, "django.server": {"level": "WARNING"}},
 }
 
 X_FRAME_OPTIONS = "DENY"

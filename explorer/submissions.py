@@ -1,11 +1,16 @@
-"""Turn what a user submitted into a Compilation: validate, key, store, enqueue, wait.
+"""Turn what a user submitted into queued work: validate, key, admit, store, wake, wait.
 
-Shared by the pages (views.py) and the JSON API (api.py).
+Shared by the pages (views.py, review_views.py) and the JSON API (api.py). Nothing
+here ever deletes a stored compilation, and reading one never queues work: a GET of a
+permalink shows what is stored; only an explicit submission or re-run (a POST, counted
+by the rate limits) creates work.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
 
 from django.conf import settings
@@ -15,24 +20,67 @@ from django.utils import timezone
 from worker import compiler, toolchains
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
-from .models import Compilation, SSADump, compilation_key
+from . import admission, broker, jobs
+from .clients import Client
+from .models import Compilation, Failure, Job, Lane, SSADump, Status, admission_member, compilation_key
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("explorer.submissions")
+
+GO_VERSION_RE = re.compile(r"[0-9]{1,2}\.[0-9]{1,3}(?:\.[0-9]{1,3})?")
+MAX_GROUPS = 16
 
 
 class ServiceBusy(RuntimeError):
-    """The broker could not take the job; the user may try again shortly."""
+    """The work cannot be taken now; the user may try again after ``retry_after`` seconds.
+
+    ``status`` is 429 when it is this client's own limit, 503 when it is the service's.
+    """
+
+    def __init__(self, message: str, retry_after: int = 10, status: int = 503):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+BROKER_DOWN = "The compile service is not reachable right now. Try again in a moment."
 
 
 def normalise_groups(groups: list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
     if not groups:
         return compiler.DIAGNOSTIC_GROUPS
+    if len(groups) > MAX_GROUPS or not all(isinstance(g, str) for g in groups):
+        raise InvalidInput(f"groups: at most {MAX_GROUPS} names, each one of {', '.join(compiler.DIAGNOSTIC_GROUPS)}.")
     unknown = [g for g in groups if g not in compiler.DIAGNOSTIC_GROUPS]
     if unknown:
+        shown = ", ".join(repr(g[:40]) for g in unknown[:5])
         raise InvalidInput(
-            f"Unknown diagnostic group(s): {', '.join(unknown)}. Choose from {', '.join(compiler.DIAGNOSTIC_GROUPS)}."
+            f"Unknown diagnostic group(s): {shown}. Choose from {', '.join(compiler.DIAGNOSTIC_GROUPS)}."
         )
     return tuple(g for g in compiler.DIAGNOSTIC_GROUPS if g in groups)
+
+
+def check_settings(go: str | None, goarch: str | None, lang: str | None) -> None:
+    """Exact shapes before anything else looks at them (lengths, ASCII digits, no newlines)."""
+    if go and not GO_VERSION_RE.fullmatch(go):
+        raise InvalidInput(f"Go version {go[:40]!r} is not of the form 1.N.P (for example 1.27.3).")
+    if goarch and goarch not in toolchains.GOARCHES:
+        raise InvalidInput(f"GOARCH {goarch[:40]!r} is not one of {', '.join(toolchains.GOARCHES)}.")
+    if lang and not compiler.LANG_RE.fullmatch(lang):
+        raise InvalidInput(f"Language version {lang[:40]!r} is not of the form go1.N (for example go1.22).")
+
+
+def _admit(kind: str, target: str, client: Client, lane: str) -> admission.Ticket:
+    """A place in the queue, or ServiceBusy (429: the client's share; 503: the service's)."""
+    share = settings.MAX_CLIENT_JOBS * client.factor
+    cost = 1.0 if lane == Lane.FAST else 4.0
+    try:
+        return admission.admit(admission_member(kind, target, client.id), client.id, share=share, cost=cost)
+    except admission.ClientShareFull as exc:
+        raise ServiceBusy(str(exc), exc.retry_after, status=429) from exc
+    except admission.QueueFull as exc:
+        raise ServiceBusy(str(exc), exc.retry_after, status=503) from exc
+    except broker.BrokerDown as exc:
+        raise ServiceBusy(BROKER_DOWN, 10, status=503) from exc
 
 
 def submit(
@@ -41,106 +89,212 @@ def submit(
     goarch: str | None = None,
     lang: str | None = None,
     groups: list[str] | None = None,
+    *,
+    client: Client,
 ) -> Compilation:
-    """Validate and enqueue (or find) the compilation of ``source``. Raises InvalidInput."""
+    """Validate and queue (or find) the compilation of ``source``. Raises InvalidInput or ServiceBusy.
+
+    A stored result is returned as it is, failures included (a program that hit a limit
+    is not run again by submitting it again: see :func:`rerun`); only a failure on our
+    side (a lost worker, an internal error) is run again.
+    """
+    check_settings(go, goarch, lang)
     text = decode_source(source)
     files = split_files(text)
-    tc = compiler.resolve_toolchain(go or None, goarch or "amd64")
     goarch = goarch or "amd64"
+    tc = compiler.resolve_toolchain(go or None, goarch)
     lang = compiler.resolve_lang(tc, lang or None)
     group_tuple = normalise_groups(groups)
     normalised = join_files(files)
     key = compilation_key(normalised, tc.version, goarch, lang, group_tuple)
     comp = Compilation.objects.filter(pk=key).first()
-    if comp is None or comp.needs_work():
-        _check_queue_depth()
-    if comp is None:
-        try:
-            with transaction.atomic():
-                comp = Compilation.objects.create(
-                    id=key, source=normalised, go=tc.version, goarch=goarch, lang=lang, groups=",".join(group_tuple)
-                )
-        except IntegrityError:  # the same input submitted at the same moment
-            return Compilation.objects.get(pk=key)
-        _enqueue(comp)
-    elif comp.needs_work():
-        Compilation.objects.filter(pk=key).update(
-            status=Compilation.Status.QUEUED, error="", started=None, finished=None, created=timezone.now()
-        )
-        comp.refresh_from_db()
-        _enqueue(comp)
+    if comp is not None:
+        return _requeue(comp, client, Lane.FAST) if comp.may_retry else comp
+    ticket = _admit(Job.Kind.COMPILE, key, client, Lane.FAST)
+    try:
+        with transaction.atomic():
+            comp = Compilation.objects.create(
+                id=key, source=normalised, go=tc.version, goarch=goarch, lang=lang, groups=",".join(group_tuple)
+            )
+            jobs.create(Job.Kind.COMPILE, key, ticket, Lane.FAST)
+    except IntegrityError:  # the same input submitted at the same moment
+        admission.release(ticket.member, ticket.client)
+        return Compilation.objects.get(pk=key)
+    except Exception:
+        admission.release(ticket.member, ticket.client)
+        raise
+    jobs.wake(Lane.FAST)
     return comp
 
 
-def request_ssa(comp: Compilation, function: str) -> SSADump:
-    """Enqueue (or find) the SSA dump of one function of a finished compilation.
+def rerun(comp: Compilation, client: Client) -> Compilation:
+    """An explicit request to run a failed compilation again (a program that hit a limit
+    runs in the slow lane). A finished or pending one is returned as it is."""
+    if comp.status != Status.FAILED:
+        return comp
+    lane = Lane.SLOW if comp.failure == Failure.LIMIT or comp.lane == Lane.SLOW else Lane.FAST
+    return _requeue(comp, client, lane)
+
+
+def _requeue(comp: Compilation, client: Client, lane: str) -> Compilation:
+    ticket = _admit(Job.Kind.COMPILE, comp.pk, client, lane)
+    try:
+        with transaction.atomic():
+            changed = Compilation.objects.filter(pk=comp.pk, status=Status.FAILED).update(
+                status=Status.QUEUED, failure="", error="", started=None, finished=None, created=timezone.now()
+            )
+            if changed:
+                jobs.create(Job.Kind.COMPILE, comp.pk, ticket, lane)
+    except IntegrityError:
+        changed = 0
+    if not changed:  # someone else re-queued it at the same moment
+        admission.release(ticket.member, ticket.client)
+    else:
+        jobs.wake(lane)
+    comp.refresh_from_db()
+    return comp
+
+
+def request_ssa(comp: Compilation, function: str, client: Client) -> SSADump:
+    """Queue (or find) the SSA dump of one function of a finished compilation.
 
     ``function`` must already be checked against the compilation's functions (the
     worker checks again). Failures for the input's sake are final; ours are retried.
     """
     dump = SSADump.objects.filter(compilation=comp, function=function).first()
-    if dump is None or dump.needs_work():
-        _check_queue_depth()
-    if dump is None:
-        try:
-            with transaction.atomic():
+    if dump is not None and not dump.may_retry:
+        return dump
+    ticket = None
+    try:
+        with transaction.atomic():
+            if dump is None:
                 dump = SSADump.objects.create(compilation=comp, function=function)
-        except IntegrityError:  # the same function asked for at the same moment
-            return SSADump.objects.get(compilation=comp, function=function)
-        _enqueue_ssa(dump)
-    elif dump.needs_work():
-        SSADump.objects.filter(pk=dump.pk).update(
-            status=SSADump.Status.QUEUED, error="", retryable=False, started=None, finished=None, created=timezone.now()
-        )
-        dump.refresh_from_db()
-        _enqueue_ssa(dump)
+            elif not SSADump.objects.filter(pk=dump.pk, status=Status.FAILED).update(
+                status=Status.QUEUED, failure="", error="", started=None, finished=None, created=timezone.now()
+            ):
+                raise IntegrityError("re-queued meanwhile")
+            # Admitted inside the transaction: a refusal leaves no row behind.
+            ticket = _admit(Job.Kind.SSA, str(dump.pk), client, Lane.FAST)
+            jobs.create(Job.Kind.SSA, str(dump.pk), ticket, Lane.FAST)
+    except IntegrityError:  # the same function asked for at the same moment
+        if ticket is not None:
+            admission.release(ticket.member, ticket.client)
+        return SSADump.objects.get(compilation=comp, function=function)
+    except Exception:
+        if ticket is not None:
+            admission.release(ticket.member, ticket.client)
+        raise
+    jobs.wake(Lane.FAST)
+    dump.refresh_from_db()
     return dump
 
 
-def _check_queue_depth() -> None:
-    """Back-pressure: refuse new work while too many compilations wait for a worker."""
-    since = timezone.now() - Compilation.STALE_AFTER
-    waiting = Compilation.objects.filter(status=Compilation.Status.QUEUED, created__gte=since).count()
-    waiting += SSADump.objects.filter(status=SSADump.Status.QUEUED, created__gte=since).count()
-    if waiting >= settings.MAX_QUEUED_COMPILATIONS:
-        raise ServiceBusy(f"The server is busy: {waiting} programs are waiting to be compiled. Try again in a minute.")
+# --- waiting briefly for a result ----------------------------------------------------------
+
+_slots_lock = threading.Lock()
+_slots: threading.BoundedSemaphore | None = None
 
 
-def _enqueue(comp: Compilation) -> None:
-    from worker.tasks import compile_task
-
-    _send(compile_task, comp)
-
-
-def _enqueue_ssa(dump: SSADump) -> None:
-    from worker.tasks import ssa_task
-
-    _send(ssa_task, dump)
+def _wait_slots() -> threading.BoundedSemaphore:
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(max(1, settings.WAIT_SLOTS))
+    return _slots
 
 
-def _send(task, row: Compilation | SSADump) -> None:
-    """Enqueue ``task(row.pk)``; when the broker is down the row is deleted again."""
+def wait_for(work: Compilation | SSADump, seconds: float | None = None) -> Compilation | SSADump:
+    """Wait up to ``seconds`` for a result, if a waiting place is free in this process.
+
+    Waiting holds a web thread, so at most WAIT_SLOTS requests of a process wait at a
+    time; the others get the pending state at once and poll. Workers announce finished
+    work on Redis (jobs.notify); without Redis the database is polled.
+    """
+    if work.is_finished:
+        return work
+    seconds = settings.COMPILE_WAIT_SECONDS if seconds is None else seconds
+    if seconds <= 0 or not _wait_slots().acquire(blocking=False):
+        return work
     try:
-        task.apply_async((row.pk,), retry=False)
-    except Exception as exc:  # broker down: nothing half-stored stays behind
-        log.warning("could not enqueue %s %s: %s", type(row).__name__, row.pk, exc)
-        type(row).objects.filter(pk=row.pk).delete()
-        raise ServiceBusy("The compile service is not reachable right now. Try again in a moment.") from exc
+        _wait(work, time.monotonic() + seconds)
+    finally:
+        _wait_slots().release()
+    return work
 
 
-def wait_for(comp: Compilation | SSADump, seconds: float | None = None) -> Compilation | SSADump:
-    """Poll briefly for a result: most small compiles end in tens of milliseconds."""
-    if comp.is_finished:
-        return comp
-    deadline = time.monotonic() + (settings.COMPILE_WAIT_SECONDS if seconds is None else seconds)
-    delay = 0.01
-    while time.monotonic() < deadline:
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.025)
-        comp.refresh_from_db()
-        if comp.is_finished:
-            break
-    return comp
+def _wait(work: Compilation | SSADump, deadline: float) -> None:
+    kind = Job.Kind.COMPILE if isinstance(work, Compilation) else Job.Kind.SSA
+    target = str(work.pk)
+    pubsub = None
+    try:
+        pubsub = broker.client().pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(f"ee:done:{kind}")
+    except broker.ERRORS:
+        pubsub = None
+    try:
+        while True:
+            if _refresh(work):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if pubsub is None:
+                time.sleep(min(0.05, remaining))
+                continue
+            try:
+                until = time.monotonic() + min(0.5, remaining)  # re-read the database now and then anyway
+                while time.monotonic() < until:
+                    message = pubsub.get_message(timeout=max(0.001, until - time.monotonic()))
+                    if message and message.get("data") == target:
+                        break
+            except broker.ERRORS:
+                pubsub = None
+    finally:
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except broker.ERRORS:
+                pass
+
+
+def _refresh(work: Compilation | SSADump) -> bool:
+    work.refresh_from_db(fields=["status", "failure", "error", "started", "finished"])
+    if work.is_finished:
+        work.refresh_from_db()  # the result itself
+    return work.is_finished
+
+
+# --- gofmt, through the workers ----------------------------------------------------------------
+
+
+def format_source(source: str, go: str | None) -> str:
+    """gofmt in a worker's sandbox; raises InvalidInput (the user's) or ServiceBusy."""
+    from worker.tasks import format_source as format_task
+
+    check_settings(go, None, None)
+    text = decode_source(source)
+    split_files(text)  # the same checks as a compile, before taking a worker's time
+    if go and toolchains.get(go) is None:
+        raise InvalidInput(f"Go {go} is not installed here.")
+    if not _wait_slots().acquire(blocking=False):
+        raise ServiceBusy("The server is busy formatting other programs. Try again in a moment.", 2, status=503)
+    try:
+        try:
+            pending = format_task.apply_async((text, go or None), queue=settings.LANE_QUEUES[Lane.FAST], retry=False)
+        except Exception as exc:
+            raise ServiceBusy(BROKER_DOWN, 10) from exc
+        try:
+            result = pending.get(timeout=settings.FORMAT_WAIT_SECONDS, propagate=True)
+        except Exception as exc:
+            log.warning("format did not finish: %s", exc)
+            raise ServiceBusy("Formatting did not finish in time: the server is busy. Try again.", 5) from exc
+        finally:
+            pending.forget()
+    finally:
+        _wait_slots().release()
+    if "error" in result:
+        raise InvalidInput(result["error"])
+    return result["source"]
 
 
 def available_toolchains() -> list[dict]:

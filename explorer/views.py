@@ -21,7 +21,10 @@ partials/ssa_status.html  the same: pending (polls the page with htmx), the ifra
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -29,15 +32,17 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from worker import compiler, ssa, toolchains
-from worker.inputs import InvalidInput, decode_source, join_files, split_files
+from worker.inputs import InvalidInput, split_files
 
-from . import submissions
+from . import jobs, submissions
+from .clients import client_of
 from .examples import get_example, load_examples
+from .formdata import check_utf8
 from .glossary import GLOSSARY
-from .models import ENGINE_VERSION, Compilation, SSADump
+from .models import ENGINE_VERSION, Compilation, Job, SSADump
 from .render import build_view
 
 
@@ -67,6 +72,8 @@ def _page_context(form: dict, compilation: Compilation | None = None, **extra) -
         "error": "",
     }
     context["result_html"] = result_html(compilation) if compilation is not None and compilation.is_finished else ""
+    if compilation is not None and not compilation.is_finished:
+        context.update(pending_context(compilation))
     context.update(extra)
     return context
 
@@ -109,12 +116,30 @@ def playground(request: HttpRequest) -> HttpResponse:
     return render(request, "playground.html", _page_context(form))
 
 
+def _refused(request: HttpRequest, form: dict, exc: Exception) -> HttpResponse:
+    """A submission not taken: 400 for the input, 429/503 with Retry-After when busy."""
+    busy = isinstance(exc, submissions.ServiceBusy)
+    status = exc.status if busy else 400
+    if request.headers.get("HX-Request") == "true":
+        context = {"compilation": None, "view": None, "error": str(exc), "busy": busy}
+        response = render(request, "partials/result.html", context, status=status)
+    else:
+        response = render(request, "playground.html", _page_context(form, error=str(exc)), status=status)
+    if busy:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 # No sessions, no accounts: a compile or format request changes nothing a forged
 # request could abuse (results are content-addressed), so CSRF tokens would only
-# break caching and the JavaScript-off form.
+# break caching and the JavaScript-off form. Every POST counts in the rate limits.
 @csrf_exempt
 @require_POST
 def compile_view(request: HttpRequest) -> HttpResponse:
+    try:
+        check_utf8(request)
+    except InvalidInput as exc:
+        return _refused(request, _form_defaults(), exc)
     source = request.POST.get("source", "")
     form = {
         "source": source,
@@ -123,19 +148,11 @@ def compile_view(request: HttpRequest) -> HttpResponse:
         "lang": request.POST.get("lang", ""),
     }
     groups = request.POST.getlist("groups") or None
-    is_htmx = request.headers.get("HX-Request") == "true"
     try:
-        comp = submissions.submit(source, form["go"], form["goarch"], form["lang"], groups)
+        comp = submissions.submit(source, form["go"], form["goarch"], form["lang"], groups, client=client_of(request))
     except (InvalidInput, submissions.ServiceBusy) as exc:
-        busy = isinstance(exc, submissions.ServiceBusy)
-        status = 503 if busy else 200
-        if is_htmx:
-            context = {"compilation": None, "view": None, "error": str(exc), "busy": busy}
-            return render(request, "partials/result.html", context, status=status)
-        return render(
-            request, "playground.html", _page_context(form, error=str(exc)), status=400 if status == 200 else status
-        )
-    if not is_htmx:
+        return _refused(request, form, exc)
+    if request.headers.get("HX-Request") != "true":
         return redirect(comp)
     comp = submissions.wait_for(comp)
     response = _result_fragment(request, comp)
@@ -145,26 +162,57 @@ def compile_view(request: HttpRequest) -> HttpResponse:
 
 def _result_fragment(request: HttpRequest, comp: Compilation) -> HttpResponse:
     if not comp.is_finished:
-        elapsed = (timezone.now() - comp.created).total_seconds()
-        return render(request, "partials/pending.html", {"compilation": comp, "elapsed": elapsed})
+        return render(request, "partials/pending.html", pending_context(comp))
     return HttpResponse(result_html(comp))
+
+
+def pending_context(comp: Compilation) -> dict:
+    elapsed = (timezone.now() - comp.created).total_seconds()
+    ahead = jobs.queue_position(Job.Kind.COMPILE, comp.pk) if comp.status == Compilation.Status.QUEUED else None
+    return {"compilation": comp, "elapsed": elapsed, "ahead": ahead}
+
+
+def touch(comp: Compilation) -> None:
+    """Remember that a result was looked at (retention keeps what is viewed). At most
+    once an hour per result, and never at the cost of the page: a read-only or locked
+    database still serves it."""
+    now = timezone.now()
+    if comp.last_viewed and now - comp.last_viewed < VIEW_TOUCH_INTERVAL:
+        return
+    try:
+        Compilation.objects.filter(pk=comp.pk).update(last_viewed=now)
+    except DatabaseError:
+        pass
+
+
+VIEW_TOUCH_INTERVAL = timedelta(hours=1)
 
 
 @require_GET
 def permalink(request: HttpRequest, compilation_id: str) -> HttpResponse:
-    comp = get_object_or_404(Compilation, pk=compilation_id)
-    if comp.needs_work():
-        try:
-            comp = submissions.submit(comp.source, comp.go, comp.goarch, comp.lang, list(comp.group_list))
-        except (InvalidInput, submissions.ServiceBusy):
-            pass
+    """A stored result, as it is: reading never queues work (a failed one offers a re-run)."""
+    comp = get_object_or_404(Compilation.objects.defer("raw_output_gz"), pk=compilation_id)
+    touch(comp)
     form = {"source": comp.source, "go": comp.go, "goarch": comp.goarch, "lang": comp.lang}
     return render(request, "playground.html", _page_context(form, comp, read_only=True))
 
 
+@csrf_exempt
+@require_POST
+def rerun_view(request: HttpRequest, compilation_id: str) -> HttpResponse:
+    """Run a failed compilation again, on explicit request (rate-limited like a compile)."""
+    comp = get_object_or_404(Compilation, pk=compilation_id)
+    try:
+        submissions.rerun(comp, client_of(request))
+    except submissions.ServiceBusy as exc:
+        form = {"source": comp.source, "go": comp.go, "goarch": comp.goarch, "lang": comp.lang}
+        return _refused(request, form, exc)
+    return redirect(comp)
+
+
 @require_GET
 def result_fragment(request: HttpRequest, compilation_id: str) -> HttpResponse:
-    comp = get_object_or_404(Compilation, pk=compilation_id)
+    comp = get_object_or_404(Compilation.objects.defer("raw_output_gz"), pk=compilation_id)
     return _result_fragment(request, comp)
 
 
@@ -178,12 +226,17 @@ def raw_output(request: HttpRequest, compilation_id: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def format_view(request: HttpRequest) -> HttpResponse:
+    """gofmt, run by a worker in its sandbox like every other run of Go code."""
     try:
-        files = split_files(decode_source(request.POST.get("source", "")))
-        formatted = compiler.format_source(files, request.POST.get("go") or None)
+        check_utf8(request)
+        formatted = submissions.format_source(request.POST.get("source", ""), request.POST.get("go") or None)
     except InvalidInput as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    return HttpResponse(join_files(formatted), content_type="text/plain; charset=utf-8")
+    except submissions.ServiceBusy as exc:
+        response = HttpResponse(str(exc), status=exc.status, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return HttpResponse(formatted, content_type="text/plain; charset=utf-8")
 
 
 @require_GET
@@ -192,8 +245,10 @@ def kinds(request: HttpRequest) -> HttpResponse:
 
 
 # The compiler's ssa.html quotes the user's identifiers and runs its own scripts: it is
-# only ever served as an opaque-origin sandbox (docs/SECURITY.md).
-SSA_CSP = "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
+# stored sanitized (worker/ssa_sanitize.py) and only ever served as an opaque-origin
+# sandbox that runs nothing but the compiler's own script and three handlers, allowed by
+# hash (docs/SECURITY.md). The policy names the page's script: page -> policy.
+SSA_CSP = ssa.ssa_sanitize.csp_for
 
 
 def _ssa_compilation(compilation_id: str, function: str) -> Compilation:
@@ -211,36 +266,51 @@ def _ssa_context(comp: Compilation, function: str, dump: SSADump | None, error: 
     return {"compilation": comp, "function": function, "dump": dump, "elapsed": elapsed, "error": error}
 
 
-@require_GET
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
 def ssa_page(request: HttpRequest, compilation_id: str, function: str) -> HttpResponse:
-    """GOSSAFUNC for one function: pending (polls this URL with htmx), then the iframe."""
+    """GOSSAFUNC for one function. GET shows what is stored (and polls while it is made:
+    htmx); only a POST (the button) queues the compile, so links and crawlers cost nothing."""
     comp = _ssa_compilation(compilation_id, function)
-    if request.headers.get("HX-Request") == "true":
-        # A poll only reads: a failed dump is retried by loading the page, not by polling.
-        dump = SSADump.objects.filter(compilation=comp, function=function).defer("html_gz").first()
-        error = "" if dump is not None else "The request was lost. Reload the page to ask again."
-        return render(request, "partials/ssa_status.html", _ssa_context(comp, function, dump, error))
+    dump = SSADump.objects.filter(compilation=comp, function=function).defer("html_gz").first()
+    if request.method == "GET":
+        template = "partials/ssa_status.html" if request.headers.get("HX-Request") == "true" else "ssa.html"
+        return render(request, template, _ssa_context(comp, function, dump))
     try:
-        dump = submissions.wait_for(submissions.request_ssa(comp, function))
+        dump = submissions.request_ssa(comp, function, client_of(request))
     except submissions.ServiceBusy as exc:
-        return render(request, "ssa.html", _ssa_context(comp, function, None, str(exc)), status=503)
-    return render(request, "ssa.html", _ssa_context(comp, function, dump))
+        response = render(request, "ssa.html", _ssa_context(comp, function, dump, str(exc)), status=exc.status)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    submissions.wait_for(dump)
+    return redirect("ssa", comp.pk, function)
 
 
 @xframe_options_sameorigin
 @require_GET
 def ssa_raw(request: HttpRequest, compilation_id: str, function: str) -> HttpResponse:
-    """The compiler's page itself, for the sandboxed iframe only: no same-origin, ever."""
+    """The compiler's page itself, for the sandboxed iframe only: no same-origin, ever.
+
+    Opened as a page of its own (a top-level navigation: ``Sec-Fetch-Dest: document``) it
+    answers with a redirect to the function's SSA page, a path on this site, which frames
+    it; requests without the header (curl) and the iframe's get the page.
+    """
     if not ssa.FUNCTION_RE.match(function):
         raise Http404("No such function.")
     dump = get_object_or_404(SSADump, compilation_id=compilation_id, function=function, status=SSADump.Status.DONE)
+    if request.headers.get("Sec-Fetch-Dest") == "document":
+        response = redirect("ssa", compilation_id, function)
+        response["Vary"] = "Accept-Encoding, Sec-Fetch-Dest"
+        response["Cache-Control"] = "no-store"
+        return response
+    page = dump.html
     if "gzip" in request.headers.get("Accept-Encoding", ""):
         response = HttpResponse(bytes(dump.html_gz), content_type="text/html; charset=utf-8")
         response["Content-Encoding"] = "gzip"
     else:
-        response = HttpResponse(dump.html, content_type="text/html; charset=utf-8")
-    response["Vary"] = "Accept-Encoding"
-    response["Content-Security-Policy"] = SSA_CSP
+        response = HttpResponse(page, content_type="text/html; charset=utf-8")
+    response["Vary"] = "Accept-Encoding, Sec-Fetch-Dest"
+    response["Content-Security-Policy"] = SSA_CSP(page)
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "public, max-age=86400"
     return response

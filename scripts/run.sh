@@ -21,11 +21,18 @@ if ! .venv/bin/python -c "import redis,os,sys; redis.Redis.from_url(os.environ['
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
-echo "==> starting the Celery worker (log: var/worker.log)"
-.venv/bin/celery -A explorer worker --loglevel=INFO --concurrency="${WORKER_CONCURRENCY:-2}" >var/worker.log 2>&1 &
+# Two workers: the fast lane takes every new program (short time limit); the slow lane
+# takes those that ran past it, so they never hold up the cheap ones (docs/OPERATIONS.md).
+echo "==> starting the Celery workers (logs: var/worker.log, var/worker-slow.log)"
+.venv/bin/celery -A explorer worker -Q ee.fast -n "fast@%h" --loglevel=INFO \
+  --concurrency="${WORKER_CONCURRENCY:-2}" >var/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A explorer worker -Q ee.slow -n "slow@%h" --loglevel=INFO \
+  --concurrency="${SLOW_WORKER_CONCURRENCY:-1}" >var/worker-slow.log 2>&1 &
 pids+=($!)
 
+export WEB_THREADS="${WEB_THREADS:-4}"
 echo "==> Escape Explorer is at http://$HOST:$PORT/"
-.venv/bin/gunicorn explorer.wsgi --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-3}" --threads 4 --access-logfile - &
+.venv/bin/gunicorn explorer.wsgi --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-3}" --threads "$WEB_THREADS" &
 pids+=($!)
 wait -n

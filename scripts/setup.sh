@@ -50,4 +50,11 @@ if [ "$FOR_TESTS" = 1 ]; then
   .venv/bin/python -m worker.toolchains install "$GO_OLDEST" --goarch amd64
 fi
 
+# A random secret key for this install (the settings refuse to start without one;
+# production sets SECRET_KEY instead, see docs/OPERATIONS.md).
+mkdir -p var
+if [ -z "${SECRET_KEY:-}" ] && [ ! -s var/secret_key ]; then
+  (umask 077 && .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key)
+fi
+
 .venv/bin/python manage.py migrate --noinput -v 0

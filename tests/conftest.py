@@ -13,6 +13,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import uuid
 from pathlib import Path
 
 import pytest
@@ -101,51 +103,121 @@ def database_path() -> str:
     return settings.DATABASES["default"]["TEST"]["NAME"]
 
 
+def database_url() -> str:
+    """The URL of the test database (SQLite file or PostgreSQL), for processes we start."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = urllib.parse.quote(db.get("USER") or "")
+    password = urllib.parse.quote(db.get("PASSWORD") or "")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+# What the suite's worker processes run with: many tests submit from one address, so
+# a test client may run two jobs at once (the product's default is one).
+WORKER_ENV = {"EXPLORER_CLIENT_MAX_RUNNING": "2", "LOG_FORMAT": "text"}
+
+
+class WorkerProcess:
+    """A real `celery worker` process on the test database and the test Redis."""
+
+    def __init__(self, log_path: Path, broker: str, queues: str, concurrency: int, env: dict[str, str] | None = None):
+        self.log_path = log_path
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "explorer.settings",
+            "REDIS_URL": broker,
+            "DATABASE_URL": database_url(),
+            **WORKER_ENV,
+            **(env or {}),
+        }
+        self.queues = queues
+        self.concurrency = concurrency
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> WorkerProcess:
+        self.log_path.write_text("")
+        log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "explorer",
+                "worker",
+                "--loglevel=INFO",
+                f"--queues={self.queues}",
+                f"--hostname={self.queues}.{uuid.uuid4().hex[:6]}@%h",
+                f"--concurrency={self.concurrency}",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while "ready." not in self.log_path.read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not start:\n{self.log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return self
+
+    def pool_pids(self) -> list[int]:
+        """The pool's child processes (where tasks run)."""
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(p) for p in children.read_text().split()] if children.exists() else []
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        """kill -9 of the main process (its pool processes are orphaned, as in a crash)."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def relaxed_limits():
+    """The suite submits hundreds of programs from one address: rate limits and shares
+    are raised for it; the tests of the limits set their own (the settings fixture)."""
+    from django.conf import settings
+
+    from explorer.ratelimit import Rate
+
+    settings.RATE_LIMITS = {"read": Rate(100_000, 1_000_000), "submit": Rate(100_000, 1_000_000)}
+    settings.MAX_CLIENT_JOBS = 10_000
+    settings.MAX_QUEUED_JOBS = 10_000
+
+
 @pytest.fixture(scope="session")
 def celery_worker(broker, django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real `celery worker` process on the test database and the test Redis."""
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "explorer.settings",
-        "REDIS_URL": broker,
-        "DATABASE_URL": f"sqlite:///{database_path()}",
-    }
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "explorer",
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while "ready." not in log_path.read_text():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the Celery worker did not start:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.1)
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    """Real `celery worker` processes: the fast lane (2 processes) and the slow lane (1)."""
+    logs = tmp_path_factory.mktemp("worker")
+    fast = WorkerProcess(logs / "fast.log", broker, "ee.fast", 2).start()
+    slow = WorkerProcess(logs / "slow.log", broker, "ee.slow", 1).start()
+    yield fast
+    fast.stop()
+    slow.stop()
 
 
 @pytest.fixture
 def live_server_url(celery_worker, live_server):
-    """The URL of a live web server whose compilations run on the real worker."""
+    """The URL of a live web server whose compilations run on the real workers."""
     return live_server.url

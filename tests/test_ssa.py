@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from explorer.models import SSADump
 from tests.conftest import NEWEST_GO, OLDEST_GO
 from tests.httpclient import compile_and_wait
 from worker import compiler, sandbox, ssa, toolchains
@@ -166,6 +167,15 @@ def get(url: str, headers: dict | None = None) -> tuple[int, dict, str]:
         return err.code, dict(err.headers), err.read().decode()
 
 
+def post(url: str) -> tuple[int, dict, str]:
+    req = urllib.request.Request(url, data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read().decode()
+
+
 def ssa_url(base: str, compilation_id: str, function: str) -> str:
     return f"{base}/s/{compilation_id}/ssa/{urllib.parse.quote(function, safe='()*')}"
 
@@ -177,15 +187,19 @@ def test_the_ssa_page_polls_then_frames_the_compilers_page(live_server_url):
     assert result["status"] == "done", result
     page_url = f"{live_server_url}/s/{result['id']}"
 
-    # The permalink links each of the user's functions to its SSA.
+    # The permalink offers each of the user's functions' SSA: a button (a POST), so
+    # following links (crawlers, link previews) never makes the server compile anything.
     status, _, body = get(page_url)
     assert status == 200
-    assert f'href="/s/{result["id"]}/ssa/main.(*T).M"' in body
-    assert f'href="/s/{result["id"]}/ssa/main.newT"' in body
+    assert f'action="/s/{result["id"]}/ssa/main.(*T).M"' in body
+    assert f'action="/s/{result["id"]}/ssa/main.newT"' in body
 
     url = ssa_url(live_server_url, result["id"], "main.(*T).M")
     status, _, body = get(url)
-    assert status == 200, body
+    assert status == 200 and "Show the SSA passes" in body and "<iframe" not in body
+    assert SSADump.objects.count() == 0  # a GET asks for nothing
+    status, _, body = post(url)
+    assert status == 200, body  # redirected (303/302) to the page, which polls or frames
     deadline = time.monotonic() + 60
     while "<iframe" not in body:
         assert "No SSA" not in body, body
@@ -242,6 +256,10 @@ def test_a_hostile_function_name_is_a_404(live_server_url, function):
         status, headers, body = get(f"{live_server_url}/s/{result['id']}/ssa/{function}{suffix}")
         assert status == 404, (function, suffix, status, body[:500])
         assert "<script>alert" not in body
+    status, _, body = post(f"{live_server_url}/s/{result['id']}/ssa/{function}")
+    # 404, or for ".../raw" (the frame's own route, GET only) a refused POST
+    assert status in (403, 404, 405) and "<script>alert" not in body
+    assert SSADump.objects.count() == 0
 
 
 @pytest.mark.e2e

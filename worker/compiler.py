@@ -26,7 +26,8 @@ from .loops import mark_loops
 from .parse import logopt as logopt_parse
 from .parse import parse_compiler_output
 
-LANG_RE = re.compile(r"^go1\.(\d+)$")
+# ASCII digits only, and the whole string: "go1.22\n" and full-width digits are not versions.
+LANG_RE = re.compile(r"go1\.([0-9]{1,3})")
 # Diagnostic groups a user can switch off; all on by default.
 DIAGNOSTIC_GROUPS = ("escape", "inline", "wb", "bce", "nil", "loopvar", "asm")
 LIMIT_MESSAGES = {
@@ -67,9 +68,9 @@ def resolve_toolchain(go: str | None, goarch: str) -> toolchains.Toolchain:
 def resolve_lang(tc: toolchains.Toolchain, lang: str | None) -> str:
     if not lang:
         return tc.lang
-    m = LANG_RE.match(lang)
+    m = LANG_RE.fullmatch(lang)
     if not m:
-        raise InvalidInput(f"Language version {lang!r} is not of the form go1.N (for example go1.22).")
+        raise InvalidInput(f"Language version {lang[:40]!r} is not of the form go1.N (for example go1.22).")
     if not 2 <= int(m.group(1)) <= tc.minor:
         raise InvalidInput(f"Language version {lang} is not supported by Go {tc.version} (go1.2 … {tc.lang}).")
     return lang
@@ -223,6 +224,7 @@ def compile_request(req: CompileRequest) -> Analysis:
     parse_start = time.perf_counter()
     if result.limit:
         analysis.status = "limit"
+        analysis.limit = result.limit
         analysis.errors = [
             LIMIT_MESSAGES[result.limit].format(
                 seconds=req.limits.wall_seconds, output_mib=req.limits.output_bytes // 1024**2

@@ -37,6 +37,7 @@ class Limits:
     processes: int = 512  # threads count too; applies to the sandbox user
     file_bytes: int = 64 * 1024**2  # largest file the command may write
     output_bytes: int = 8 * 1024**2  # stdout + stderr captured
+    nice: int = 0  # CPU priority: costly runs (the slow lane) yield the CPU to cheap ones
 
 
 @dataclass
@@ -78,6 +79,8 @@ def _preexec(limits: Limits, drop_to_nobody: bool):
 
     def apply() -> None:
         os.setsid()
+        if limits.nice > 0:
+            os.nice(limits.nice)
         resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))

@@ -46,6 +46,14 @@ FILE_FRAME = "#ee-file"
 FUNCTION_RE = re.compile(r"^[^\x00-\x1f\x7f:]{1,512}$")
 
 
+class LimitHit(InvalidInput):
+    """The sandbox stopped the compiler; ``limit`` says which limit (time, cpu, memory, …)."""
+
+    def __init__(self, message: str, limit: str):
+        super().__init__(message)
+        self.limit = limit
+
+
 @dataclass
 class CollectedFile:
     name: str
@@ -168,10 +176,11 @@ def ssa_html(request: compiler.CompileRequest, function: str, functions: Iterabl
     if result.limit in ("file", "output"):
         raise InvalidInput(f"The SSA dump of {function} is larger than {limit_mib} MiB, more than we keep.")
     if result.limit:
-        raise InvalidInput(
+        raise LimitHit(
             compiler.LIMIT_MESSAGES[result.limit].format(
                 seconds=limits.wall_seconds, output_mib=limits.output_bytes // 1024**2
-            )
+            ),
+            result.limit,
         )
     if result.stderr.startswith(("flag provided but not defined: -collect", "usage: ee-runner")):
         # An operator's error (a runner built before -collect): failed, retried later.

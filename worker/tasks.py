@@ -1,99 +1,251 @@
-"""Celery tasks: the only module that bridges the engine to the database."""
+"""Celery tasks: the only module that bridges the engine to the database.
+
+``run_next(lane)`` is a wake-up call: it claims the best job of its lane from the queue
+of record (explorer/jobs.py), runs it under that lane's limits, stores the result, and
+goes on with the next one while there is work it may take. ``format_source`` runs gofmt
+for the web process, which waits for its result. Every worker process also runs the
+reconciler and a heartbeat in a thread of its main process (:func:`start_background`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import logging
+import threading
+import time
 
-from celery import shared_task
-from django.utils import timezone
+from celery import shared_task, signals
+from django.conf import settings
+from django.db import close_old_connections
 
-from . import compiler, ssa
-from .inputs import InvalidInput, split_files
+from . import compiler, sandbox, ssa
+from .inputs import InvalidInput, join_files, split_files
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("worker.tasks")
 INTERNAL_ERROR = "Something went wrong on our side while {doing}. Try again; if it persists, tell us."
+DRAIN_SECONDS = 30  # a wake-up call stops taking new jobs after this long
 
 
-def request_of(comp, groups: tuple[str, ...]) -> compiler.CompileRequest:
+def request_of(comp, groups: tuple[str, ...], limits: sandbox.Limits | None = None) -> compiler.CompileRequest:
     """The engine's request for a stored compilation's input and settings."""
     return compiler.CompileRequest(
-        files=split_files(comp.source), go=comp.go, goarch=comp.goarch, lang=comp.lang, groups=groups
+        files=split_files(comp.source),
+        go=comp.go,
+        goarch=comp.goarch,
+        lang=comp.lang,
+        groups=groups,
+        limits=limits or sandbox.Limits(),
     )
 
 
-@shared_task(name="worker.compile", acks_late=True)
-def compile_task(compilation_id: str) -> str:
-    from explorer.models import Compilation
+def lane_limits(lane: str) -> sandbox.Limits:
+    return dataclasses.replace(sandbox.Limits(), **settings.LANE_LIMITS[lane])
 
-    comp = Compilation.objects.filter(pk=compilation_id).first()
-    if comp is None:
-        return "missing"
-    if comp.status == Compilation.Status.DONE:
-        return "done"
-    started = timezone.now()
-    Compilation.objects.filter(pk=comp.pk).update(status=Compilation.Status.RUNNING, started=started)
-    fields = {"finished": None}
+
+@dataclasses.dataclass
+class Outcome:
+    fields: dict
+    escalate: bool = False  # hit the fast lane's time limit: run again in the slow lane
+
+
+def _failed(failure: str, error: str, **fields) -> Outcome:
+    return Outcome({"status": "failed", "failure": failure, "error": error, **fields})
+
+
+def _escalates(lane: str, limit: str) -> bool:
+    return lane == "fast" and limit in ("time", "cpu")
+
+
+def compile_outcome(comp, lane: str) -> Outcome:
+    from explorer.models import compress_analysis
+
     try:
-        analysis = compiler.compile_request(request_of(comp, comp.group_list))
-        analysis.timings.queued_ms = max(0.0, (started - comp.created).total_seconds() * 1000)
+        analysis = compiler.compile_request(request_of(comp, comp.group_list, lane_limits(lane)))
+        analysis.timings.queued_ms = max(0.0, (comp.started - comp.created).total_seconds() * 1000)
     except InvalidInput as exc:
-        fields.update(status=Compilation.Status.FAILED, error=str(exc), analysis=None, raw_output_gz=None)
+        return _failed("input", str(exc), analysis_gz=None, raw_output_gz=None)
     except Exception:
-        log.exception("compilation %s failed", compilation_id)
-        fields.update(
-            status=Compilation.Status.FAILED,
-            error=INTERNAL_ERROR.format(doing="compiling"),
-            analysis=None,
-            raw_output_gz=None,
-        )
-    else:
-        # The raw output (mostly assembly listing) is kept apart, compressed: it is only
-        # read by /s/<id>/raw, and it would double the JSON every page load parses.
-        raw = gzip.compress(analysis.raw_output.encode("utf-8"), compresslevel=5)
-        analysis.raw_output = ""
-        fields.update(analysis=analysis.to_dict(), raw_output_gz=raw)
-        if analysis.status == "limit":
-            fields.update(status=Compilation.Status.FAILED, error=" ".join(analysis.errors))
-        else:
-            fields.update(status=Compilation.Status.DONE, error="")
-    fields["finished"] = timezone.now()
-    # One UPDATE: the row goes from running to its final state with its analysis at once.
-    Compilation.objects.filter(pk=comp.pk).update(**fields)
-    return fields["status"]
+        log.exception("compilation %s failed", comp.pk)
+        return _failed("internal", INTERNAL_ERROR.format(doing="compiling"), analysis_gz=None, raw_output_gz=None)
+    if analysis.status == "limit" and _escalates(lane, analysis.limit):
+        return Outcome({}, escalate=True)
+    # The raw output (mostly assembly listing) is kept apart, compressed: it is only
+    # read by /s/<id>/raw, and it would double the JSON every page load parses.
+    raw = gzip.compress(analysis.raw_output.encode("utf-8"), compresslevel=5)
+    analysis.raw_output = ""
+    packed = compress_analysis(analysis.to_dict())
+    fields = {
+        "analysis_gz": packed,
+        "raw_output_gz": raw,
+        "stored_bytes": len(comp.source.encode("utf-8")) + len(packed) + len(raw),
+    }
+    if analysis.status == "limit":
+        return _failed("limit", " ".join(analysis.errors), **fields)
+    return Outcome({"status": "done", "failure": "", "error": "", **fields})
 
 
-@shared_task(name="worker.ssa", acks_late=True)
-def ssa_task(dump_id: int) -> str:
-    """GOSSAFUNC: the compiler's ssa.html of one function of a compilation."""
-    from explorer.models import SSADump
-
-    dump = SSADump.objects.select_related("compilation").filter(pk=dump_id).first()
-    if dump is None:
-        return "missing"
-    if dump.status == SSADump.Status.DONE:
-        return "done"
-    SSADump.objects.filter(pk=dump.pk).update(status=SSADump.Status.RUNNING, started=timezone.now())
+def ssa_outcome(dump, lane: str) -> Outcome:
     comp = dump.compilation
-    fields = {}
     try:
-        request = request_of(comp, groups=())
+        request = request_of(comp, (), lane_limits(lane))
         # The stored function list when the assembly was collected; else the engine finds it.
         functions = ssa.functions_of_analysis(comp.analysis) or None
         html = ssa.ssa_html(request, dump.function, functions)
+    except ssa.LimitHit as exc:
+        if _escalates(lane, exc.limit):
+            return Outcome({}, escalate=True)
+        return _failed("limit", str(exc), html_gz=None)
     except InvalidInput as exc:
-        fields.update(status=SSADump.Status.FAILED, error=str(exc), retryable=False, html_gz=None)
+        return _failed("input", str(exc), html_gz=None)
     except Exception:
         log.exception("SSA of %s in %s failed", dump.function, comp.pk)
-        fields.update(
-            status=SSADump.Status.FAILED,
-            error=INTERNAL_ERROR.format(doing="writing the SSA"),
-            retryable=True,
-            html_gz=None,
-        )
+        return _failed("internal", INTERNAL_ERROR.format(doing="writing the SSA"), html_gz=None)
+    html_gz = gzip.compress(html.encode("utf-8"), compresslevel=6)
+    return Outcome({"status": "done", "failure": "", "error": "", "html_gz": html_gz})
+
+
+def run_job(job) -> str:
+    """Run one claimed job to its end (done, failed or moved to the slow lane)."""
+    from explorer import jobs
+    from explorer.models import Job
+
+    started = time.perf_counter()
+    target = jobs.target_of(job)
+    if target is None:  # deleted meanwhile (pruned): nothing to do
+        jobs.finish(job, {})
+        return "missing"
+    if job.kind == Job.Kind.COMPILE:
+        outcome = compile_outcome(target, job.lane)
     else:
-        html_gz = gzip.compress(html.encode("utf-8"), compresslevel=6)
-        fields.update(status=SSADump.Status.DONE, error="", retryable=False, html_gz=html_gz)
-    fields["finished"] = timezone.now()
-    SSADump.objects.filter(pk=dump.pk).update(**fields)
-    return fields["status"]
+        outcome = ssa_outcome(target, job.lane)
+    if outcome.escalate:
+        jobs.escalate(job)
+        result = "escalated"
+    else:
+        jobs.finish(job, outcome.fields)
+        result = outcome.fields["status"]
+    log.info(
+        "%s %s %s in %.0f ms",
+        job.kind,
+        job.target,
+        result,
+        (time.perf_counter() - started) * 1000,
+        extra={
+            "job": job.target,
+            "kind": job.kind,
+            "lane": job.lane,
+            "attempt": job.attempts,
+            "client": job.client,
+            "outcome": result,
+            "failure": outcome.fields.get("failure", ""),
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    return result
+
+
+@shared_task(name="worker.run_next", bind=True, acks_late=True, ignore_result=True)
+def run_next(self, lane: str) -> int:
+    """Take and run jobs of ``lane`` while there are some this worker may take."""
+    from explorer import jobs
+
+    ran = 0
+    deadline = time.monotonic() + DRAIN_SECONDS
+    worker = jobs.worker_id()
+    while time.monotonic() < deadline:
+        job = jobs.claim(lane, worker, self.request.id or "")
+        if job is None:
+            break
+        run_job(job)
+        ran += 1
+    return ran
+
+
+@shared_task(name="worker.format", acks_late=False, ignore_result=False)
+def format_source(source: str, go: str | None) -> dict:
+    """gofmt for the web process: {"source": …} or {"error": …} (a message for the user)."""
+    try:
+        files = split_files(source)
+        return {"source": join_files(compiler.format_source(files, go))}
+    except InvalidInput as exc:
+        return {"error": str(exc)}
+
+
+# --- in every worker's main process ------------------------------------------------------
+
+
+@signals.task_failure.connect
+def _on_task_failure(sender=None, task_id=None, exception=None, **kwargs):
+    """A pool process died mid-task (kill -9, OOM killer): its job is queued again at once."""
+    from billiard.exceptions import WorkerLostError
+
+    if isinstance(exception, WorkerLostError) and task_id:
+        from explorer import jobs
+
+        try:
+            jobs.lost_task(task_id, f"pool process lost: {exception}")
+        except Exception:
+            log.exception("could not requeue the jobs of lost task %s", task_id)
+
+
+def _background_loop(stop: threading.Event, queues: list[str], concurrency: int) -> None:
+    from explorer import health, jobs
+
+    next_prune = time.monotonic() + 60
+    while not stop.is_set():
+        close_old_connections()
+        health.heartbeat(queues, concurrency)
+        jobs.reconcile_safely()
+        if settings.PRUNE_EVERY_SECONDS > 0 and time.monotonic() >= next_prune:
+            next_prune = time.monotonic() + settings.PRUNE_EVERY_SECONDS
+            _prune_if_first()
+        stop.wait(settings.RECONCILE_SECONDS)
+
+
+def _prune_if_first() -> None:
+    """The hourly retention pass, by whichever worker takes the lock first."""
+    from datetime import timedelta
+
+    from explorer import broker, retention
+
+    try:
+        ttl = int(max(60, settings.PRUNE_EVERY_SECONDS - 60))
+        if not broker.call(lambda c: c.set("ee:prune-lock", jobs_worker(), nx=True, ex=ttl)):
+            return
+        retention.prune(
+            timedelta(days=settings.PRUNE_OLDER_THAN_DAYS),
+            max_bytes=retention.parse_size(settings.STORAGE_BUDGET) if settings.STORAGE_BUDGET else 0,
+        )
+    except Exception:
+        log.exception("pruning failed")
+
+
+def jobs_worker() -> str:
+    from explorer.jobs import worker_id
+
+    return worker_id()
+
+
+_stop = threading.Event()
+
+
+@signals.worker_ready.connect
+def start_background(sender=None, **kwargs):
+    """The reconciler and the heartbeat, in a daemon thread of the worker's main process."""
+    queues, concurrency = [], 0
+    try:
+        consumer = sender
+        queues = sorted(q.name for q in consumer.task_consumer.queues)
+        concurrency = consumer.pool.num_processes if consumer.pool else 0
+    except Exception:  # a worker without a consumer (tests, solo pools): report what we can
+        pass
+    if settings.RECONCILE_SECONDS > 0:
+        threading.Thread(
+            target=_background_loop, args=(_stop, queues, concurrency), name="ee-reconciler", daemon=True
+        ).start()
+
+
+@signals.worker_shutdown.connect
+def stop_background(sender=None, **kwargs):
+    _stop.set()

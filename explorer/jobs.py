@@ -1,0 +1,354 @@
+"""The work queue of record: jobs in the database, wake-up messages in the broker.
+
+Life of a job (a compilation or an SSA dump to produce)::
+
+    admitted (explorer/admission.py) ─▶ Job(queued) + target(queued) in one transaction ─▶ wake(lane)
+    a worker's run_next(lane) ─▶ claim(): the queued job with the lowest fair stamp whose
+        client has fewer than CLIENT_MAX_RUNNING jobs running in that lane ─▶ running, leased
+    ─▶ finish(): the target's result and the Job's deletion in one transaction
+    ─▶ or escalate(): a fast-lane run that hit the time limit goes to the slow lane
+    ─▶ or lost(): the worker died (lease expired, its process is gone, Celery reported the
+        pool process lost): queued again, in the slow lane, up to MAX_ATTEMPTS runs
+
+Messages in the broker say only "there is work in this lane": whichever job is best
+is claimed, so a lost, duplicated or late message never loses or repeats work. The
+reconciler (:func:`reconcile`, run every few seconds by every worker and by
+``manage.py reconcile``) turns whatever a fault left behind into one of those
+transitions, so every accepted submission ends done or failed within
+``MAX_QUEUE_SECONDS`` plus one lease.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from . import admission, broker
+from .models import Compilation, Failure, Job, Lane, SSADump, Status
+
+log = logging.getLogger("explorer.jobs")
+
+TARGETS: dict[str, type[Compilation] | type[SSADump]] = {Job.Kind.COMPILE: Compilation, Job.Kind.SSA: SSADump}
+LOST_MESSAGE = (
+    "The worker compiling this stopped unexpectedly {n} times (it was killed or crashed), so we gave up. "
+    "Run it again to retry."
+)
+EXPIRED_MESSAGE = (
+    "No compiler was free to take this within {minutes} minutes: the service is overloaded, "
+    "or no worker serves the {lane} queue. Run it again to retry."
+)
+# Whatever a worker wrote last wins over these: a real result beats a presumed loss.
+OVERWRITABLE = Q(status__in=[Status.QUEUED, Status.RUNNING]) | Q(
+    status=Status.FAILED, failure__in=[Failure.LOST, Failure.EXPIRED]
+)
+
+
+def hostname() -> str:
+    return socket.gethostname()
+
+
+def worker_id() -> str:
+    return f"{hostname()}:{os.getpid()}"
+
+
+def lease_seconds(lane: str) -> float:
+    return settings.LANE_LIMITS[lane]["wall_seconds"] + settings.LEASE_MARGIN_SECONDS
+
+
+def target_of(job: Job) -> Compilation | SSADump | None:
+    model = TARGETS[job.kind]
+    return model.objects.filter(pk=_pk(job)).first()
+
+
+def _pk(job: Job) -> Any:
+    return int(job.target) if job.kind == Job.Kind.SSA else job.target
+
+
+def _targets(job: Job):
+    return TARGETS[job.kind].objects.filter(pk=_pk(job))
+
+
+# --- creating and waking ----------------------------------------------------------------
+
+
+def create(kind: str, target: str, ticket: admission.Ticket, lane: str) -> Job:
+    """The Job row of admitted work; call inside the transaction that stores its target."""
+    return Job.objects.create(kind=kind, target=target, client=ticket.client, lane=lane, fair_order=ticket.fair_order)
+
+
+def wake(lane: str, count: int = 1) -> int:
+    """Tell ``count`` workers of ``lane`` there is work. Best effort: returns how many
+    messages were sent (the reconciler sends what a broker fault swallowed)."""
+    from explorer.celery import app
+
+    sent = 0
+    for _ in range(count):
+        try:
+            app.send_task("worker.run_next", args=[lane], queue=settings.LANE_QUEUES[lane], retry=False)
+            sent += 1
+        except Exception as exc:  # broker down: the job waits in the table for the reconciler
+            log.warning("could not wake the %s lane: %s", lane, exc)
+            break
+    return sent
+
+
+# --- a worker's side -----------------------------------------------------------------------
+
+
+def _busy_clients(lane: str) -> list[str]:
+    running = (
+        Job.objects.filter(state=Job.State.RUNNING, lane=lane)
+        .values("client")
+        .annotate(n=Count("id"))
+        .filter(n__gte=settings.CLIENT_MAX_RUNNING)
+    )
+    return [row["client"] for row in running]
+
+
+def claim(lane: str, worker: str, task_id: str = "") -> Job | None:
+    """Take the best queued job of ``lane``, or None when there is none this worker may take."""
+    for _ in range(8):
+        candidates = Job.objects.filter(state=Job.State.QUEUED, lane=lane).exclude(client__in=_busy_clients(lane))
+        job = candidates.order_by("fair_order", "id").only("id").first()
+        if job is None:
+            return None
+        now = timezone.now()
+        taken = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
+            state=Job.State.RUNNING,
+            claimed_at=now,
+            lease_until=now + timedelta(seconds=lease_seconds(lane)),
+            worker=worker,
+            task_id=task_id,
+            attempts=F("attempts") + 1,
+        )
+        if taken:  # else another worker took it first: look again
+            job = Job.objects.get(pk=job.pk)
+            _targets(job).filter(status__in=[Status.QUEUED, Status.RUNNING]).update(status=Status.RUNNING, started=now)
+            return job
+    return None
+
+
+def with_database_retries(write: Callable[[], Any], seconds: float | None = None) -> Any:
+    """Run ``write`` until it succeeds or ``seconds`` pass: a locked, read-only or
+    restarting database delays a result instead of losing it."""
+    deadline = time.monotonic() + (settings.RESULT_WRITE_SECONDS if seconds is None else seconds)
+    delay = 0.2
+    while True:
+        try:
+            return write()
+        except IntegrityError:
+            raise
+        except DatabaseError as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unavailable, retrying in %.1f s: %s", delay, exc)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            close_old_connections()
+            connection.close()
+
+
+def finish(job: Job, fields: dict[str, Any]) -> bool:
+    """Store the target's final state and delete the job, atomically. False when the
+    target had meanwhile been finished by another run."""
+    fields = {**fields, "finished": timezone.now()}
+
+    def write() -> int:
+        with transaction.atomic():
+            stored = _targets(job).filter(OVERWRITABLE).update(**fields)
+            Job.objects.filter(pk=job.pk).delete()
+        return stored
+
+    stored = with_database_retries(write)
+    admission.release(job.member, job.client)
+    notify(job)
+    return bool(stored)
+
+
+def escalate(job: Job) -> None:
+    """A fast-lane run hit the fast lane's time limit: queue it again in the slow lane."""
+
+    def write() -> None:
+        with transaction.atomic():
+            Job.objects.filter(pk=job.pk).update(
+                state=Job.State.QUEUED, lane=Lane.SLOW, claimed_at=None, lease_until=None, worker="", task_id=""
+            )
+            _targets(job).filter(OVERWRITABLE).update(status=Status.QUEUED, started=None)
+            if job.kind == Job.Kind.COMPILE:
+                Compilation.objects.filter(pk=job.target).update(lane=Lane.SLOW)
+
+    with_database_retries(write)
+    log.info("job %s moved to the slow lane", job, extra={"job": job.target, "kind": job.kind})
+    wake(Lane.SLOW)
+
+
+def lost(job: Job, why: str) -> str:
+    """The process running ``job`` is gone. Queue it again (slow lane) or, after
+    MAX_ATTEMPTS runs, fail it for good. Returns what was done."""
+    with transaction.atomic():
+        mine = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING, claimed_at=job.claimed_at)
+        if job.attempts >= settings.MAX_ATTEMPTS:
+            if not mine.delete()[0]:
+                return "raced"
+            _targets(job).filter(OVERWRITABLE).update(
+                status=Status.FAILED,
+                failure=Failure.LOST,
+                error=LOST_MESSAGE.format(n=job.attempts),
+                finished=timezone.now(),
+            )
+            outcome = "failed"
+        else:
+            moved = mine.update(
+                state=Job.State.QUEUED, lane=Lane.SLOW, claimed_at=None, lease_until=None, worker="", task_id=""
+            )
+            if not moved:
+                return "raced"
+            _targets(job).filter(OVERWRITABLE).update(status=Status.QUEUED, started=None)
+            outcome = "requeued"
+    log.warning("job %s lost (%s): %s", job, why, outcome, extra={"job": job.target, "kind": job.kind})
+    if outcome == "failed":
+        admission.release(job.member, job.client)
+        notify(job)
+    else:
+        wake(Lane.SLOW)
+    return outcome
+
+
+def lost_task(task_id: str, why: str) -> int:
+    """Celery reported the pool process running ``task_id`` lost: its jobs, at once."""
+    count = 0
+    for job in Job.objects.filter(task_id=task_id, state=Job.State.RUNNING):
+        lost(job, why)
+        count += 1
+    return count
+
+
+def notify(job: Job) -> None:
+    """Wake web processes waiting for this target (explorer/submissions.wait_for)."""
+    try:
+        broker.call(lambda c: c.publish(f"ee:done:{job.kind}", job.target))
+    except broker.BrokerDown:
+        pass
+
+
+# --- the reconciler ---------------------------------------------------------------------------
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (killed, not yet reaped by its parent) is as dead as it gets.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _queue_length(lane: str) -> int:
+    return int(broker.call(lambda c: c.llen(settings.LANE_QUEUES[lane])))
+
+
+def reconcile() -> dict[str, int]:
+    """One pass over the queue of record; safe to run anywhere, any number at once."""
+    counts = {"lost": 0, "expired": 0, "orphans": 0, "woken": 0}
+    now = timezone.now()
+    # 1. Running jobs whose process is gone: the lease ran out, or (on this host) the pid died.
+    host = hostname()
+    for job in Job.objects.filter(state=Job.State.RUNNING):
+        name, _, pid = job.worker.rpartition(":")
+        expired = job.lease_until is not None and job.lease_until < now
+        dead_here = name == host and pid.isdigit() and not _process_alive(int(pid))
+        if expired or dead_here:
+            lost(job, "lease expired" if expired else f"process {pid} is gone")
+            counts["lost"] += 1
+    # 2. Jobs that waited too long in total: failed with a reason, never left hanging.
+    too_old = now - timedelta(seconds=settings.MAX_QUEUE_SECONDS)
+    for job in Job.objects.filter(state=Job.State.QUEUED, created__lt=too_old):
+        with transaction.atomic():
+            _targets(job).filter(OVERWRITABLE).update(
+                status=Status.FAILED,
+                failure=Failure.EXPIRED,
+                error=EXPIRED_MESSAGE.format(minutes=round(settings.MAX_QUEUE_SECONDS / 60), lane=job.lane),
+                finished=now,
+            )
+            Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).delete()
+        admission.release(job.member, job.client)
+        notify(job)
+        counts["expired"] += 1
+    # 3. Targets left queued or running without a job (a crash between two writes, an
+    #    old row from before the queue of record): queued again.
+    settle = now - timedelta(seconds=30)
+    for kind, model in TARGETS.items():
+        pending = model.objects.filter(status__in=[Status.QUEUED, Status.RUNNING], created__lt=settle)
+        with_jobs = Job.objects.filter(kind=kind).values_list("target", flat=True)
+        for target in pending.exclude(pk__in=[_pk_value(kind, t) for t in with_jobs]).only("pk", "created"):
+            lane = getattr(target, "lane", Lane.FAST)
+            try:
+                with transaction.atomic():
+                    Job.objects.create(
+                        kind=kind, target=str(target.pk), client="reconciler", lane=lane, fair_order=time.time()
+                    )
+                    model.objects.filter(pk=target.pk).update(status=Status.QUEUED, started=None, created=now)
+            except IntegrityError:
+                continue
+            counts["orphans"] += 1
+    # 4. With the broker: as many wake-up messages as there is work a worker may take,
+    #    and the admission sets matching the table (both lost when Redis restarts).
+    try:
+        young = now - timedelta(seconds=2)
+        for lane in Lane.values:
+            waiting = (
+                Job.objects.filter(state=Job.State.QUEUED, lane=lane, created__lt=young)
+                .exclude(client__in=_busy_clients(lane))
+                .count()
+            )
+            missing = waiting - _queue_length(lane) if waiting else 0
+            if missing > 0:
+                counts["woken"] += wake(lane, min(missing, 100))
+        live = [(j.member, j.client, j.created.timestamp()) for j in Job.objects.all()]
+        admission.resync(live)
+    except broker.BrokerDown as exc:
+        log.warning("reconcile: broker unreachable (%s); database-only pass", exc)
+    if any(counts.values()):
+        log.info("reconcile: %s", counts, extra=counts)
+    return counts
+
+
+def _pk_value(kind: str, target: str) -> Any:
+    return int(target) if kind == Job.Kind.SSA else target
+
+
+def reconcile_safely() -> dict[str, int] | None:
+    """A reconcile pass that logs instead of raising (for loops that must go on)."""
+    try:
+        return reconcile()
+    except DatabaseError as exc:
+        log.warning("reconcile: database unavailable: %s", exc)
+        close_old_connections()
+        connection.close()
+    except Exception:
+        log.exception("reconcile failed")
+    return None
+
+
+def queue_position(kind: str, target: str) -> int | None:
+    """How many jobs of the same lane would be taken before this one (None: not queued)."""
+    job = Job.objects.filter(kind=kind, target=target, state=Job.State.QUEUED).first()
+    if job is None:
+        return None
+    return Job.objects.filter(state=Job.State.QUEUED, lane=job.lane, fair_order__lt=job.fair_order).count()
