@@ -183,13 +183,19 @@ def escalate(job: Job) -> None:
             Job.objects.filter(pk=job.pk).update(
                 state=Job.State.QUEUED, lane=Lane.SLOW, claimed_at=None, lease_until=None, worker="", task_id=""
             )
-            _targets(job).filter(OVERWRITABLE).update(status=Status.QUEUED, started=None)
-            if job.kind == Job.Kind.COMPILE:
-                Compilation.objects.filter(pk=job.target).update(lane=Lane.SLOW)
+            _requeue_target(job, Lane.SLOW)
 
     with_database_retries(write)
     log.info("job %s moved to the slow lane", job, extra={"job": job.target, "kind": job.kind})
     wake(Lane.SLOW)
+
+
+def _requeue_target(job: Job, lane: str) -> None:
+    """The target back to queued; a compilation remembers its lane (its expected cost)."""
+    fields = {"status": Status.QUEUED, "started": None}
+    if job.kind == Job.Kind.COMPILE:
+        fields["lane"] = lane
+    _targets(job).filter(OVERWRITABLE).update(**fields)
 
 
 def lost(job: Job, why: str) -> str:
@@ -213,7 +219,7 @@ def lost(job: Job, why: str) -> str:
             )
             if not moved:
                 return "raced"
-            _targets(job).filter(OVERWRITABLE).update(status=Status.QUEUED, started=None)
+            _requeue_target(job, Lane.SLOW)
             outcome = "requeued"
     log.warning("job %s lost (%s): %s", job, why, outcome, extra={"job": job.target, "kind": job.kind})
     if outcome == "failed":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 import uuid
 
@@ -33,7 +34,7 @@ CSP = "; ".join(
     [
         "default-src 'self'",
         "script-src 'self'",
-        "style-src 'self'",
+        "style-src 'self' 'nonce-{nonce}'",
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
@@ -59,11 +60,12 @@ def error_response(request: HttpRequest, status: int, message: str, retry_after:
         response: HttpResponse = JsonResponse({"error": message}, status=status)
     elif request.headers.get("HX-Request") == "true":
         html = render_to_string(
-            "partials/result.html", {"compilation": None, "view": None, "error": message, "busy": True}
+            "partials/result.html", {"compilation": None, "view": None, "error": message, "busy": True}, request
         )
         response = HttpResponse(html, status=status)
     else:
-        html = render_to_string("refused.html", {"status": status, "message": message, "retry_after": retry_after})
+        context = {"status": status, "message": message, "retry_after": retry_after}
+        html = render_to_string("refused.html", context, request)
         response = HttpResponse(html, status=status)
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
@@ -133,8 +135,11 @@ class ContentSecurityPolicyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # A fresh nonce per response, for the <style> elements the editor injects
+        # (templates/base.html hands it to CodeMirror); scripts need no exception.
+        request.csp_nonce = secrets.token_urlsafe(16)
         response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", CSP)
+        response.setdefault("Content-Security-Policy", CSP.format(nonce=request.csp_nonce))
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
         return response

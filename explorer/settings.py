@@ -103,6 +103,25 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory: the test suite's Celery worker process shares it. One per
     # test run (pid), so two runs on one machine do not trample each other.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+elif DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # A locked table or a lost server is an error in seconds (a 503 for the page, a retry
+    # for a worker), not a request that hangs.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "options",
+        f"-c lock_timeout={os.environ.get('EXPLORER_DB_LOCK_TIMEOUT', '5s')}"
+        f" -c statement_timeout={os.environ.get('EXPLORER_DB_STATEMENT_TIMEOUT', '60s')}",
+    )
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Serve what is stored, refuse every write (a read replica, maintenance): the database
+# itself refuses, and each refused write is a 503 with Retry-After, as when a database
+# turns read-only under us.
+if _env_bool("EXPLORER_DB_READ_ONLY"):
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        options["init_command"] = options.get("init_command", "") + " PRAGMA query_only=1;"
+    else:
+        options["options"] = options.get("options", "") + " -c default_transaction_read_only=on"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 STATIC_URL = "/static/"

@@ -78,7 +78,10 @@ function create({ parent, textarea, onSubmit, readOnly = false } = {}) {
     (textarea.labels && textarea.labels[0] && textarea.labels[0].textContent.trim())) || "Go source";
 
   const submitKey = { key: "Mod-Enter", preventDefault: true, run: () => { if (onSubmit) onSubmit(); return true; } };
+  // The page's CSP allows <style> elements only with its nonce (CodeMirror injects its styles).
+  const nonceMeta = document.querySelector('meta[name="csp-nonce"]');
   const extensions = [
+    nonceMeta ? EditorView.cspNonce.of(nonceMeta.content) : [],
     lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), highlightSpecialChars(),
     history(), drawSelection(), indentOnInput(), bracketMatching(),
     indentUnit.of("\t"), EditorState.tabSize.of(4),

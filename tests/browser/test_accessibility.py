@@ -50,7 +50,9 @@ def violations(page) -> list[str]:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_pages_have_no_accessibility_violations(browser, live_server_url, scheme):
     result = compile_and_wait(live_server_url, {"source": PROGRAM})
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme=scheme)
+    # axe is injected as an inline script, which the pages' CSP forbids (tests/browser/test_csp.py
+    # checks the pages themselves under it): this context alone bypasses it.
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme=scheme, bypass_csp=True)
     page = context.new_page()
     try:
         for path in ("/", f"/s/{result['id']}", "/compare", "/kinds"):
