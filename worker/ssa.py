@@ -18,6 +18,10 @@ compiler, prints the ``*.html`` files in it framed by the per-run nonce.
 
 Only functions of the user's own files (the compilation's function list) are accepted,
 so nothing arbitrary reaches the environment variable.
+
+The page is returned through ``ssa_sanitize.sanitize``: the compiler leaves some names
+unescaped (struct tags in generic shape types), so everything but its own markup comes
+back as escaped text, and ``ssa_sanitize.csp_for`` gives the policy to serve it with.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import compiler, sandbox
+from . import compiler, sandbox, ssa_sanitize
 from .analysis import Function, SourceFile
 from .inputs import InvalidInput, package_name
 from .parse import logopt as logopt_parse
@@ -123,7 +127,8 @@ def split_collected(stdout: str, marker: str) -> tuple[str, list[CollectedFile]]
 
 
 def ssa_html(request: compiler.CompileRequest, function: str, functions: Iterable[str] | None = None) -> str:
-    """The compiler's ssa.html for ``function`` (a symbol name such as ``main.newT``).
+    """The compiler's ssa.html for ``function`` (a symbol name such as ``main.newT``),
+    sanitized (``ssa_sanitize.sanitize``).
 
     ``functions``: the user's functions of the compilation (``functions_of_analysis``);
     when not given they are found by compiling the request once more. Raises
@@ -198,4 +203,4 @@ def ssa_html(request: compiler.CompileRequest, function: str, functions: Iterabl
         raise InvalidInput(
             f"The SSA dump of {function} is {page.size / 1024**2:.1f} MiB, more than the {limit_mib} MiB we keep."
         )
-    return page.text
+    return ssa_sanitize.sanitize(page.text)
