@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Literal
 
 from django.http import Http404, HttpRequest, JsonResponse
-from django.shortcuts import get_object_or_404
-from ninja import Field, NinjaAPI, Schema, Status
+from ninja import Field, NinjaAPI, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict
 
 from worker.analysis import KINDS, Diagnostic, Function, SourceFile
 from worker.compiler import DIAGNOSTIC_GROUPS
-from worker.inputs import InvalidInput, split_files
+from worker.inputs import InvalidInput, is_go_file, split_files
 from worker.summary import FunctionSummary, summaries_to_dicts, summarize
 from worker.toolchains import GOARCHES
 
@@ -21,8 +21,11 @@ from . import submissions
 from .clients import client_of
 from .middleware import fault_response
 from .models import Compilation
+from .views import stored_or_404
 
 log = logging.getLogger("explorer.api")
+
+
 class ExplorerAPI(NinjaAPI):
     def validation_error_from_error_contexts(self, error_contexts) -> ValidationError:
         """As ninja's, keeping the offending value (short, scalar) so the message can name it."""
@@ -70,6 +73,12 @@ class ErrorOut(Schema):
     error: str
 
 
+class FileOut(Schema):
+    name: str
+    text: str
+    compiled: bool  # false: a txtar's other file (go.mod, notes.txt), kept with the source, not compiled
+
+
 class CompilationOut(Schema):
     """A compilation and, once finished, its analysis (shapes: worker/analysis.py)."""
 
@@ -82,7 +91,7 @@ class CompilationOut(Schema):
     lang: str
     groups: list[str]
     source: str
-    files: list[SourceFile]
+    files: list[FileOut]
     result: str  # "" until finished; then ok | compile-error | limit
     diagnostics: list[Diagnostic]
     functions: list[Function]
@@ -141,7 +150,7 @@ def compile_source(request: HttpRequest, payload: CompileIn):
 def rerun_compilation(request: HttpRequest, compilation_id: str):
     """Run a failed compilation again (one that hit a sandbox limit runs in the slow lane).
     Anything else is answered as it is: results never change."""
-    comp = get_object_or_404(Compilation, pk=compilation_id[:16])
+    comp = stored_or_404(compilation_id)
     try:
         comp = submissions.rerun(comp, client_of(request))
     except submissions.ServiceBusy as exc:
@@ -166,7 +175,7 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
         "lang": comp.lang,
         "groups": list(comp.group_list),
         "source": comp.source,
-        "files": analysis.get("files") or [{"name": f.name, "text": f.text} for f in split_files(comp.source)],
+        "files": files_payload(comp, analysis),
         "result": analysis.get("status", ""),
         "diagnostics": analysis.get("diagnostics", []),
         "functions": analysis.get("functions", []),
@@ -179,11 +188,20 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
     }
 
 
+def files_payload(comp: Compilation, analysis: dict) -> list[dict]:
+    """Every file of the source, in order, each saying whether it was compiled."""
+    try:
+        files = split_files(comp.source)
+    except InvalidInput:
+        files = [SourceFile(f["name"], f["text"]) for f in analysis.get("files") or []]
+    return [{"name": f.name, "text": f.text, "compiled": is_go_file(f.name)} for f in files]
+
+
 @api.get("/compilations/{compilation_id}", response={200: CompilationOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut})
 def get_compilation(request: HttpRequest, compilation_id: str):
     from .views import touch
 
-    comp = get_object_or_404(Compilation, pk=compilation_id[:16])
+    comp = stored_or_404(compilation_id)
     touch(comp)
     # Serialised directly: validating a large analysis (thousands of instructions) through
     # the schema doubled the response time. tests/test_api_e2e.py checks the payload
@@ -219,7 +237,15 @@ def not_found(request, exc: Http404):
 
 @api.exception_handler(HttpError)
 def http_error(request, exc: HttpError):
-    return api.create_response(request, {"error": str(exc)}, status=exc.status_code)
+    message = str(exc)
+    if isinstance(exc.__cause__, UnicodeDecodeError):  # ninja's "Cannot parse request body"
+        message = "The request body is not valid UTF-8: send JSON as UTF-8 text."
+    elif isinstance(exc.__cause__, json.JSONDecodeError):
+        cause = exc.__cause__
+        message = f"The request body is not valid JSON: {cause.msg} (line {cause.lineno}, column {cause.colno})."
+    elif isinstance(exc.__cause__, RecursionError):
+        message = "The request body is not valid JSON: it is nested too deeply."
+    return api.create_response(request, {"error": message}, status=exc.status_code)
 
 
 @api.exception_handler(ValidationError)
@@ -230,7 +256,12 @@ def invalid_request(request, exc: ValidationError):
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "payload"))
         got = error.get("input")
         shown = f" (got {str(got)[:40]!r})" if isinstance(got, str | int | float) and where else ""
-        problems.append(f"{where or 'body'}: {error.get('msg', 'invalid')}{shown}")
+        message = error.get("msg", "invalid")
+        if not where and error.get("type") == "missing":  # no body at all
+            message = 'missing: send a JSON object such as {"source": "package main …"}'
+        elif error.get("type") == "string_unicode":  # JSON can say "\ud800"; text cannot hold it
+            message, shown = "not valid UTF-8 text (it holds a lone surrogate such as \\ud800)", ""
+        problems.append(f"{where or 'body'}: {message}{shown}")
     return api.create_response(request, {"error": "Invalid request: " + "; ".join(problems)}, status=400)
 
 
@@ -248,3 +279,20 @@ def unexpected(request, exc: Exception):
 from .review_api import router as review_router  # noqa: E402
 
 api.add_router("/", review_router)
+
+# Anything else under /api/v1/ is a 404 of the one error shape too (Django's is a page).
+unknown_paths = Router()
+ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@unknown_paths.api_operation(ANY_METHOD, "/{path:rest}", include_in_schema=False)
+def no_such_endpoint(request: HttpRequest, rest: str):
+    return api.create_response(request, {"error": "No such endpoint: see /api/v1/docs."}, status=404)
+
+
+@unknown_paths.api_operation(ANY_METHOD, "/", include_in_schema=False)
+def no_endpoint(request: HttpRequest):
+    return no_such_endpoint(request, "")
+
+
+api.add_router("/", unknown_paths)

@@ -14,7 +14,6 @@ import json
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from ninja import Router, Schema, Status
 
@@ -24,6 +23,7 @@ from worker.review import Links, diff_payload, render_markdown, render_text
 from worker.sarif import to_sarif
 
 from .models import ENGINE_VERSION, Compilation
+from .views import stored_or_404
 
 router = Router(tags=["review"])
 
@@ -80,8 +80,7 @@ def side_status(request: HttpRequest, comp: Compilation) -> dict:
 @router.get("/compare", response={200: dict, 202: PendingOut, 404: ErrorOut})
 def compare_compilations(request: HttpRequest, a: str, b: str, format: Literal["json", "markdown", "text"] = "json"):
     """The semantic diff of compilation ``a`` (before) and ``b`` (after)."""
-    comp_a = get_object_or_404(Compilation, pk=a)
-    comp_b = get_object_or_404(Compilation, pk=b)
+    comp_a, comp_b = stored_or_404(a), stored_or_404(b)
     if not (comp_a.is_finished and comp_b.is_finished):
         return Status(202, {"status": "pending", "a": side_status(request, comp_a), "b": side_status(request, comp_b)})
     diff, links = diff_of(comp_a, comp_b), review_links(request, comp_a, comp_b)
@@ -101,7 +100,7 @@ def compare_markdown(request: HttpRequest, a: str, b: str):
 @router.get("/compilations/{compilation_id}/sarif", response={200: dict, 202: CompilationPendingOut, 404: ErrorOut})
 def compilation_sarif(request: HttpRequest, compilation_id: str):
     """One compilation as a SARIF 2.1.0 log: each decision a result, its kind the rule."""
-    comp = get_object_or_404(Compilation, pk=compilation_id)
+    comp = stored_or_404(compilation_id)
     if not comp.is_finished:
         return Status(202, {"status": "pending", "compilation": side_status(request, comp)})
     log = to_sarif(

@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from worker.compare import Decision, Diff, Side, short_name
-from worker.inputs import InvalidInput, split_files
+from worker.inputs import InvalidInput, compiled_files, split_files
 from worker.review import Links, describe, position, render_markdown
 
 from . import submissions
@@ -34,6 +34,7 @@ from .formdata import check_utf8
 from .models import Compilation
 from .render import highlight_lines
 from .review_api import diff_of, review_links
+from .views import stored
 
 SIDES = ("a", "b")
 
@@ -140,10 +141,7 @@ def _side_form(request: HttpRequest, side: str) -> SideForm:
 
 
 def _prefill(request: HttpRequest) -> dict:
-    comps = {
-        side: Compilation.objects.filter(pk=request.GET.get(side) or request.GET.get("copy", "")).first()
-        for side in SIDES
-    }
+    comps = {side: stored(request.GET.get(side) or request.GET.get("copy", "")) for side in SIDES}
     newest = next(iter(submissions.available_toolchains()), {"version": ""})["version"]
     return {side: SideForm.of(comp) if comp else SideForm(go=newest) for side, comp in comps.items()}
 
@@ -217,7 +215,7 @@ def _pane(side: str, label: str, comp: Compilation, info: Side, own: list[Decisi
         d = c.after if side == "b" else c.before
         marks.setdefault((d.file, d.line), []).append("changed")
     try:
-        files = split_files(comp.source)
+        files = compiled_files(split_files(comp.source))  # what the decisions are about
     except InvalidInput:
         files = []
     panes = [

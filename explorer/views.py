@@ -21,6 +21,7 @@ partials/ssa_status.html  the same: pending (polls the page with htmx), the ifra
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -35,7 +36,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from worker import compiler, ssa, toolchains
-from worker.inputs import InvalidInput, split_files
+from worker.inputs import InvalidInput, is_go_file, split_files
 
 from . import jobs, submissions
 from .clients import client_of
@@ -44,6 +45,25 @@ from .formdata import check_utf8
 from .glossary import GLOSSARY
 from .models import ENGINE_VERSION, Compilation, Job, SSADump
 from .render import build_view
+
+# A compilation id (explorer/urls.py matches the same in paths). An id from a query string
+# or an API path that is anything else is "none" before the database sees it: no NUL,
+# no 10,000 characters in a query (PostgreSQL refuses NUL in text with an error).
+COMPILATION_ID = re.compile(r"[a-z2-7]{16}")
+
+
+def stored(compilation_id: str | None) -> Compilation | None:
+    """The stored compilation of ``compilation_id``, or None (also for what is not an id)."""
+    if not isinstance(compilation_id, str) or not COMPILATION_ID.fullmatch(compilation_id):
+        return None
+    return Compilation.objects.filter(pk=compilation_id).first()
+
+
+def stored_or_404(compilation_id: str | None) -> Compilation:
+    comp = stored(compilation_id)
+    if comp is None:
+        raise Http404("No such compilation.")
+    return comp
 
 
 def _form_defaults() -> dict:
@@ -87,10 +107,12 @@ def result_html(comp: Compilation) -> str:
     key = f"result-html:{ENGINE_VERSION}:{comp.id}:{comp.status}:{comp.finished.isoformat() if comp.finished else ''}"
     html = cache.get(key)
     if html is None:
-        view = build_view(comp.analysis, _files(comp))
-        html = render_to_string(
-            "partials/result.html", {"compilation": comp, "view": view, "error": comp.error, "busy": False}
-        )
+        files = _files(comp)
+        # A txtar's go.mod or notes are shown too, after the compiled files, marked "not compiled".
+        not_compiled = [f for f in files if not is_go_file(f.name)]
+        view = build_view(comp.analysis, [f for f in files if is_go_file(f.name)] + not_compiled)
+        context = {"compilation": comp, "view": view, "error": comp.error, "busy": False}
+        html = render_to_string("partials/result.html", {**context, "not_compiled": [f.name for f in not_compiled]})
         cache.set(key, str(html), timeout=24 * 3600)
     return mark_safe(html)  # rendered by the template engine, which escaped everything
 
@@ -110,7 +132,7 @@ def playground(request: HttpRequest) -> HttpResponse:
         form.update(source=example.source, lang=example.lang)
     copy_of = request.GET.get("copy")
     if copy_of:
-        comp = Compilation.objects.filter(pk=copy_of).first()
+        comp = stored(copy_of)
         if comp:
             form = {"source": comp.source, "go": comp.go, "goarch": comp.goarch, "lang": comp.lang}
     return render(request, "playground.html", _page_context(form))

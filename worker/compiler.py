@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import line_directives, sandbox, toolchains
 from .analysis import Analysis, Diagnostic, SourceFile
-from .inputs import InvalidInput, find_imports, package_name
+from .inputs import InvalidInput, compiled_files, find_imports, is_go_file, package_name
 from .loops import mark_loops
 from .parse import logopt as logopt_parse
 from .parse import parse_compiler_output
@@ -49,6 +49,9 @@ class CompileRequest:
     lang: str | None = None  # e.g. "go1.21"; None = the toolchain's own
     groups: tuple[str, ...] = DIAGNOSTIC_GROUPS
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+
+    def __post_init__(self) -> None:
+        self.files = compiled_files(self.files)  # a txtar's go.mod or notes are kept, never compiled
 
 
 def resolve_toolchain(go: str | None, goarch: str) -> toolchains.Toolchain:
@@ -267,6 +270,9 @@ def format_source(files: list[SourceFile], go: str | None = None) -> list[Source
         raise InvalidInput(f"Go {go} is not installed here.")
     formatted = []
     for f in files:
+        if not is_go_file(f.name):
+            formatted.append(f)  # go.mod, notes: kept as they are
+            continue
         result = sandbox.run(
             [str(tc.gofmt)],
             env={"GOROOT": str(tc.goroot)},

@@ -13,8 +13,11 @@ from .analysis import SourceFile
 
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_FILES = 32
-TXTAR_HEADER = re.compile(r"^-- (.+?) --\s*$", re.MULTILINE)
+# A header is one line: trailing blanks, not the blank lines after it (they belong to the file).
+TXTAR_HEADER = re.compile(r"^-- (.+?) --[ \t]*$", re.MULTILINE)
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}\.go$")
+# A txtar's other files (go.mod, notes.txt, LICENSE): the same characters, any extension.
+OTHER_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 DEFAULT_FILE = "main.go"
 
 
@@ -52,7 +55,12 @@ def _too_large(size: int) -> str:
 
 
 def split_files(text: str) -> list[SourceFile]:
-    """One file, or the .go sections of a txtar archive (``-- name.go --`` headers)."""
+    """One file, or every section of a txtar archive (``-- name --`` headers), in order.
+
+    The .go files are what is compiled; any other file of the archive (``go.mod``,
+    ``notes.txt``) is kept with the source, stored and shown, but never compiled: the
+    engine takes :func:`compiled_files` of the list.
+    """
     if not text.strip():
         raise InvalidInput("The source is empty: paste or write a Go program first.")
     headers = list(TXTAR_HEADER.finditer(text))
@@ -66,22 +74,35 @@ def split_files(text: str) -> list[SourceFile]:
         end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
         name = header.group(1).strip()
         body = text[header.end() + 1 : end] if header.end() < len(text) else ""
-        if not name.endswith(".go"):
-            continue  # go.mod and other files of a txtar are not compiled
-        if not FILE_NAME.match(name) or name.endswith("_test.go"):
+        if is_go_file(name):
+            if not FILE_NAME.match(name) or name.endswith("_test.go"):
+                raise InvalidInput(
+                    f"File name {name!r} is not allowed: use plain names like util.go (no directories, no _test.go)."
+                )
+        elif not OTHER_FILE_NAME.match(name):
             raise InvalidInput(
-                f"File name {name!r} is not allowed: use plain names like util.go (no directories, no _test.go)."
+                f"File name {name!r} is not allowed: use plain names like go.mod or notes.txt (no directories)."
             )
         if any(f.name == name for f in files):
             raise InvalidInput(f"The file {name} appears twice in the archive.")
         files.append(SourceFile(name, body))
-    if not files:
-        raise InvalidInput("The archive holds no .go files.")
     if len(files) > MAX_FILES:
-        raise InvalidInput(f"The archive holds {len(files)} Go files; the limit is {MAX_FILES}.")
-    if not any(f.text.strip() for f in files):
+        raise InvalidInput(f"The archive holds {len(files)} files; the limit is {MAX_FILES}.")
+    go_files = compiled_files(files)
+    if not go_files:
+        raise InvalidInput("The archive holds no .go files.")
+    if not any(f.text.strip() for f in go_files):
         raise InvalidInput("The source is empty: paste or write a Go program first.")
     return files
+
+
+def is_go_file(name: str) -> bool:
+    return name.endswith(".go")
+
+
+def compiled_files(files: list[SourceFile]) -> list[SourceFile]:
+    """The files the compiler is given: the .go ones (a txtar's go.mod or notes are not)."""
+    return [f for f in files if is_go_file(f.name)]
 
 
 def join_files(files: list[SourceFile]) -> str:

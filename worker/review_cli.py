@@ -137,7 +137,10 @@ def analysis_from_api(payload: dict) -> Analysis:
             "go": payload.get("go", ""),
             "goarch": payload.get("goarch", ""),
             "lang": payload.get("lang", ""),
-            "files": payload.get("files", []),
+            # what was compiled: a txtar's go.mod or notes come with "compiled": false
+            "files": [
+                {"name": f["name"], "text": f["text"]} for f in payload.get("files", []) if f.get("compiled", True)
+            ],
             "diagnostics": payload.get("diagnostics", []),
             "functions": payload.get("functions", []),
             "errors": payload.get("errors", []),
