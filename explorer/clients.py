@@ -65,8 +65,8 @@ def client_of(request: HttpRequest) -> Client:
     if cached is not None:
         return cached
     header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header[:7].lower() == "bearer ":
-        token = header[7:].strip()
+    if header[:6].lower() == "bearer":
+        token = header[6:].strip()
         name = next((n for n, t in settings.API_TOKENS.items() if hmac.compare_digest(t, token)), None)
         if name is None:
             raise UnknownToken("Unknown API token: check the Authorization header (Bearer <token>).")

@@ -105,7 +105,19 @@ class ServiceFaultMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if (
+            wants_json(request)
+            and response.status_code in (404, 405)
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            # the framework's own plain answers (a wrong method, an unknown path): the API's one shape
+            message = "No such endpoint." if response.status_code == 404 else f"{request.method} is not allowed here."
+            allow = response.get("Allow")
+            response = JsonResponse({"error": message}, status=response.status_code)
+            if allow:
+                response["Allow"] = allow
+        return response
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         return fault_response(request, exc)

@@ -89,7 +89,9 @@ def prune(
         old = SSADump.objects.exclude(status__in=[Status.QUEUED, Status.RUNNING]).filter(
             created__lt=now - ssa_older_than
         )
-        old = old.exclude(pk__in=[int(t) for t in Job.objects.filter(kind=Job.Kind.SSA).values_list("target", flat=True)])
+        old = old.exclude(
+            pk__in=[int(t) for t in Job.objects.filter(kind=Job.Kind.SSA).values_list("target", flat=True)]
+        )
         report.ssa_dumps += old.count()
         report.bytes_freed += _ssa_bytes(old)
         if not dry_run:

@@ -124,6 +124,10 @@ if _env_bool("EXPLORER_DB_READ_ONLY"):
         options["options"] = options.get("options", "") + " -c default_transaction_read_only=on"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Nothing is uploaded; set so that no server (Django's test live server included) ever
+# treats other paths as files to serve.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"

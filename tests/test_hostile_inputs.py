@@ -258,15 +258,6 @@ NEAR_LIMIT_WITH_NOTES = [("main.go", BASE)] + [(f"f{i}.go", "package main\n") fo
 NEAR_LIMIT_WITH_NOTES += [("go.mod", "module x\n"), ("notes.txt", "hi\n")]
 
 
-# Only under the test suite's live server, not gunicorn: Django's LiveServerThread puts a
-# _MediaFilesHandler in front of the app, and with MEDIA_URL unset ("", explorer/settings.py)
-# it first looks every path up as a file under MEDIA_ROOT (the working directory); a
-# path segment over 255 bytes makes os.stat raise ENAMETOOLONG, which wsgiref answers
-# with a plain-text 500 before the app sees the request. Fix: MEDIA_URL = "/media/" in
-# explorer/settings.py (or in tests/conftest.py before the live server starts).
-LIVE_SERVER_MEDIA_HANDLER = pytest.mark.xfail(
-    strict=True, reason="the live server's media handler (MEDIA_URL unset) stats a 5000-character file name: 500"
-)
 FORM_UTF8 = b"source=package+main%0A%0A%2F%2F+%FF%FE%0Afunc+main%28%29+%7B%7D%0A&go=&goarch=amd64"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -462,8 +453,8 @@ REFUSED: list = [
         id="bearer-scheme-in-any-case",
     ),
     pytest.param(
-        Refused("GET", "/api/v1/kinds", status=200, headers={"Authorization": "Bearer "}),
-        id="bearer-without-a-token-is-anonymous",
+        Refused("GET", "/api/v1/kinds", status=401, says="token", headers={"Authorization": "Bearer "}),
+        id="bearer-without-a-token-is-refused",
     ),
     pytest.param(page("GET", "/", status=401, says="token", headers={"Authorization": "Bearer x"}), id="bearer-page"),
     pytest.param(
@@ -501,7 +492,7 @@ REFUSED: list = [
     ),
     # --- ids and paths -----------------------------------------------------------------
     pytest.param(page("GET", "/s/<script>alert(1)</script>", status=404, absent=("<script>alert",)), id="s-script"),
-    pytest.param(page("GET", "/s/" + "a" * 5000, status=404), id="s-5000-chars", marks=LIVE_SERVER_MEDIA_HANDLER),
+    pytest.param(page("GET", "/s/" + "a" * 5000, status=404), id="s-5000-chars"),
     pytest.param(page("GET", "/s/%E2%80%AE%F0%9F%92%A3%C3%A9", status=404), id="s-unicode"),
     pytest.param(page("GET", "/s/%00", status=404), id="s-NUL"),
     pytest.param(page("GET", "/s/" + UNKNOWN_ID.upper(), status=404), id="s-upper-case-id"),
@@ -523,7 +514,6 @@ REFUSED: list = [
     pytest.param(
         Refused("GET", "/api/v1/compilations/" + "a" * 5000, status=404),
         id="api-5000-chars",
-        marks=LIVE_SERVER_MEDIA_HANDLER,
     ),
     pytest.param(Refused("GET", f"/api/v1/compilations/{UNKNOWN_ID}", status=404), id="api-unknown-id"),
     pytest.param(Refused("GET", f"/api/v1/compilations/{UNKNOWN_ID}/sarif", status=404), id="api-sarif-unknown-id"),
@@ -539,25 +529,9 @@ REFUSED: list = [
     ),
     pytest.param(Refused("GET", "/api/v1/nope", status=404), id="api-unknown-endpoint"),
     pytest.param(Refused("DELETE", "/api/v1/", status=404), id="api-root-delete"),
-    pytest.param(
-        Refused("GET", "/api/v1/compile", status=405),
-        id="api-wrong-method",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="django-ninja answers a wrong method with its own text/html 405 ('Method not allowed'), "
-            "not the JSON error shape: a JSON 405 under /api/ belongs in explorer/middleware.py",
-        ),
-    ),
-    pytest.param(
-        page("GET", "/explorer/settings.py", status=404, absent=("SECRET_KEY",)),
-        id="a-file-of-the-working-directory",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="only under the suite's live server: its media handler (MEDIA_URL unset, MEDIA_ROOT the working "
-            "directory) serves any file of the checkout, /README.md or /explorer/settings.py; set MEDIA_URL in "
-            "explorer/settings.py or tests/conftest.py",
-        ),
-    ),
+    pytest.param(Refused("GET", "/api/v1/compile", status=405), id="api-wrong-method"),
+    pytest.param(page("GET", "/explorer/settings.py", status=404, absent=("SECRET_KEY",)), id="a-file-of-the-checkout"),
+    pytest.param(page("GET", "/README.md", status=404), id="another-file-of-the-checkout"),
     pytest.param(page("GET", "/?copy=%00", status=200), id="playground-copy-NUL"),
     pytest.param(
         page("GET", "/?copy=" + "a" * 10_000 + "&example=%3Cscript%3E", status=200), id="playground-copy-long"
@@ -813,7 +787,7 @@ WITH_A_COMPILATION: list = [
     pytest.param(Around("GET", "/s/{id}/ssa/../../etc/passwd", 404), id="ssa-dotdot"),
     pytest.param(Around("POST", "/s/{id}/ssa/main.nope", 404), id="ssa-unknown-function-post"),
     pytest.param(Around("GET", "/s/{id}/ssa/runtime.mallocgc", 404), id="ssa-runtime-function"),
-    pytest.param(Around("GET", "/s/{id}/ssa/" + "m" * 5000, 404), id="ssa-5000-chars", marks=LIVE_SERVER_MEDIA_HANDLER),
+    pytest.param(Around("GET", "/s/{id}/ssa/" + "m" * 5000, 404), id="ssa-5000-chars"),
     pytest.param(Around("GET", "/s/{id}/ssa/main.leak%00", 404), id="ssa-NUL"),
     pytest.param(Around("GET", "/s/{id}/ssa/main.leak%0a", 404), id="ssa-newline"),
     pytest.param(Around("GET", "/s/{id}/ssa/main.leak/raw", 404), id="ssa-raw-before-it-exists"),
