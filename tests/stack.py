@@ -185,9 +185,12 @@ class Stack:
 
     def request(self, method: str, path: str, payload: dict | None = None, timeout: float = 60):
         """(status, headers, body as JSON or text)"""
+        return self.request_as({}, method, path, payload, timeout)
+
+    def request_as(self, headers: dict, method: str, path: str, payload: dict | None = None, timeout: float = 60):
         data = json.dumps(payload).encode() if payload is not None else None
         req = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json", **headers}
         )
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
