@@ -6,9 +6,10 @@ setup:          ## install what the app needs (idempotent)
 test:           ## set everything up for the tests and run the whole suite
 	scripts/setup.sh --test
 	.venv/bin/python -m pytest
-bench:          ## compile-time and end-to-end benchmarks (medians)
+bench:          ## compile-time and end-to-end benchmarks (medians), then a load test (LOAD_SECONDS=60 LOAD_CLIENTS=50)
 	scripts/setup.sh
 	.venv/bin/python scripts/bench.py
+	.venv/bin/python scripts/loadtest.py --seconds $(or $(LOAD_SECONDS),60) --clients $(or $(LOAD_CLIENTS),50)
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 editor:         ## rebuild the CodeMirror bundle (needs npm; the built file is committed)
