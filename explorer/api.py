@@ -18,6 +18,7 @@ from worker.summary import FunctionSummary, summaries_to_dicts, summarize
 from worker.toolchains import GOARCHES
 
 from . import submissions
+from .api_schema import errors, links_to_compilation
 from .clients import client_of
 from .middleware import fault_response
 from .models import Compilation
@@ -46,15 +47,12 @@ api = ExplorerAPI(title="Escape Explorer API", version="1", urls_namespace="api"
 
 GoArch = Literal[GOARCHES]  # type: ignore[valid-type]
 Group = Literal[DIAGNOSTIC_GROUPS]  # type: ignore[valid-type]
-# Every error, whatever the status (400, 401, 404, 413, 429, 503), has this one shape;
-# 429 and 503 also carry a Retry-After header (seconds).
-REFUSALS = (400, 401, 413, 429, 503)
 
 
 class CompileIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(..., max_length=2 * 1024 * 1024)
+    source: str = Field(..., min_length=1, max_length=2 * 1024 * 1024)
     go: str | None = Field(None, max_length=16, pattern=r"^[0-9]{1,2}\.[0-9]{1,3}(\.[0-9]{1,3})?$")
     goarch: GoArch | None = None
     lang: str | None = Field(None, max_length=8, pattern=r"^go1\.[0-9]{1,3}$")
@@ -67,10 +65,6 @@ class CompileOut(Schema):
     id: str
     status: str
     url: str
-
-
-class ErrorOut(Schema):
-    error: str
 
 
 class FileOut(Schema):
@@ -106,7 +100,7 @@ class CompilationOut(Schema):
 class FormatIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(..., max_length=2 * 1024 * 1024)
+    source: str = Field(..., min_length=1, max_length=2 * 1024 * 1024)
     go: str | None = Field(None, max_length=16, pattern=r"^[0-9]{1,2}\.[0-9]{1,3}(\.[0-9]{1,3})?$")
 
 
@@ -124,7 +118,11 @@ def refused(exc: submissions.ServiceBusy) -> JsonResponse:
     return response
 
 
-@api.post("/compile", response={200: CompileOut, 202: CompileOut, **dict.fromkeys(REFUSALS, ErrorOut)})
+@api.post(
+    "/compile",
+    response={200: CompileOut, 202: CompileOut, **errors(413)},
+    openapi_extra=links_to_compilation(200, 202),
+)
 def compile_source(request: HttpRequest, payload: CompileIn):
     """Compile (or find) a program. 200 when finished within ``wait``, else 202: poll its ``url`` or
     ``/compilations/{id}``. 429 when this client has its share of the queue or sends too fast,
@@ -145,7 +143,7 @@ def compile_source(request: HttpRequest, payload: CompileIn):
 
 @api.post(
     "/compilations/{compilation_id}/rerun",
-    response={200: CompileOut, 202: CompileOut, 404: ErrorOut, **dict.fromkeys(REFUSALS, ErrorOut)},
+    response={200: CompileOut, 202: CompileOut, **errors(404, 413)},
 )
 def rerun_compilation(request: HttpRequest, compilation_id: str):
     """Run a failed compilation again (one that hit a sandbox limit runs in the slow lane).
@@ -197,7 +195,7 @@ def files_payload(comp: Compilation, analysis: dict) -> list[dict]:
     return [{"name": f.name, "text": f.text, "compiled": is_go_file(f.name)} for f in files]
 
 
-@api.get("/compilations/{compilation_id}", response={200: CompilationOut, 404: ErrorOut, 429: ErrorOut, 503: ErrorOut})
+@api.get("/compilations/{compilation_id}", response={200: CompilationOut, **errors(404)})
 def get_compilation(request: HttpRequest, compilation_id: str):
     from .views import touch
 
@@ -209,17 +207,17 @@ def get_compilation(request: HttpRequest, compilation_id: str):
     return JsonResponse(compilation_payload(request, comp))
 
 
-@api.get("/toolchains")
+@api.get("/toolchains", response={200: dict, **errors()})
 def list_toolchains(request: HttpRequest):
     return {"toolchains": submissions.available_toolchains(), "langs": submissions.lang_choices()}
 
 
-@api.get("/kinds")
+@api.get("/kinds", response={200: dict, **errors()})
 def list_kinds(request: HttpRequest):
     return {"kinds": [{"kind": k, "description": v} for k, v in KINDS.items()]}
 
 
-@api.post("/format", response={200: FormatOut, **dict.fromkeys(REFUSALS, ErrorOut)})
+@api.post("/format", response={200: FormatOut, **errors(413)})
 def format_code(request: HttpRequest, payload: FormatIn):
     """gofmt of the chosen toolchain (run by a worker, in its sandbox)."""
     try:

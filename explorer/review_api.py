@@ -22,6 +22,7 @@ from worker.compare import Diff, compare
 from worker.review import Links, diff_payload, render_markdown, render_text
 from worker.sarif import to_sarif
 
+from .api_schema import errors
 from .models import ENGINE_VERSION, Compilation
 from .views import stored_or_404
 
@@ -40,10 +41,6 @@ class PendingOut(Schema):
 class CompilationPendingOut(Schema):
     status: str  # "pending"
     compilation: dict
-
-
-class ErrorOut(Schema):
-    error: str
 
 
 # --- shared with explorer.review_views --------------------------------------------------
@@ -77,7 +74,14 @@ def side_status(request: HttpRequest, comp: Compilation) -> dict:
 # --- endpoints --------------------------------------------------------------------------
 
 
-@router.get("/compare", response={200: dict, 202: PendingOut, 404: ErrorOut})
+TEXT_CONTENT = {"schema": {"type": "string"}}
+
+
+@router.get(
+    "/compare",
+    response={200: dict, 202: PendingOut, **errors(404)},
+    openapi_extra={"responses": {"200": {"content": {"text/markdown": TEXT_CONTENT, "text/plain": TEXT_CONTENT}}}},
+)
 def compare_compilations(request: HttpRequest, a: str, b: str, format: Literal["json", "markdown", "text"] = "json"):
     """The semantic diff of compilation ``a`` (before) and ``b`` (after)."""
     comp_a, comp_b = stored_or_404(a), stored_or_404(b)
@@ -91,13 +95,21 @@ def compare_compilations(request: HttpRequest, a: str, b: str, format: Literal["
     return Status(200, {"a_id": comp_a.id, "b_id": comp_b.id, **diff_payload(diff, links)})
 
 
-@router.get("/compare/markdown", response={200: str, 202: PendingOut, 404: ErrorOut})
+@router.get(
+    "/compare/markdown",
+    response={200: str, 202: PendingOut, **errors(404)},
+    openapi_extra={"responses": {"200": {"content": {"text/markdown": TEXT_CONTENT}}}},
+)
 def compare_markdown(request: HttpRequest, a: str, b: str):
     """The diff as Markdown, ready to paste into a pull-request comment."""
     return compare_compilations(request, a, b, format="markdown")
 
 
-@router.get("/compilations/{compilation_id}/sarif", response={200: dict, 202: CompilationPendingOut, 404: ErrorOut})
+@router.get(
+    "/compilations/{compilation_id}/sarif",
+    response={200: dict, 202: CompilationPendingOut, **errors(404)},
+    openapi_extra={"responses": {"200": {"content": {SARIF_CONTENT_TYPE: {"schema": {"type": "object"}}}}}},
+)
 def compilation_sarif(request: HttpRequest, compilation_id: str):
     """One compilation as a SARIF 2.1.0 log: each decision a result, its kind the rule."""
     comp = stored_or_404(compilation_id)
