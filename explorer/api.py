@@ -52,7 +52,7 @@ Group = Literal[DIAGNOSTIC_GROUPS]  # type: ignore[valid-type]
 class CompileIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(..., min_length=1, max_length=2 * 1024 * 1024)
+    source: str = Field(..., max_length=2 * 1024 * 1024)
     go: str | None = Field(None, max_length=16, pattern=r"^[0-9]{1,2}\.[0-9]{1,3}(\.[0-9]{1,3})?$")
     goarch: GoArch | None = None
     lang: str | None = Field(None, max_length=8, pattern=r"^go1\.[0-9]{1,3}$")
@@ -100,7 +100,7 @@ class CompilationOut(Schema):
 class FormatIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    source: str = Field(..., min_length=1, max_length=2 * 1024 * 1024)
+    source: str = Field(..., max_length=2 * 1024 * 1024)
     go: str | None = Field(None, max_length=16, pattern=r"^[0-9]{1,2}\.[0-9]{1,3}(\.[0-9]{1,3})?$")
 
 

@@ -102,6 +102,24 @@ def wake(lane: str, count: int = 1) -> int:
     return sent
 
 
+def eligible_count(lane: str, older_than: float = 0.0) -> int:
+    """Queued jobs of ``lane`` a worker may take now (their client is below its running cap)."""
+    queued = Job.objects.filter(state=Job.State.QUEUED, lane=lane)
+    if older_than:
+        queued = queued.filter(created__lt=timezone.now() - timedelta(seconds=older_than))
+    return queued.exclude(client__in=_busy_clients(lane)).count()
+
+
+def wake_if_owed(lane: str) -> None:
+    """One more wake-up when more work may be taken than wake-ups are waiting."""
+    try:
+        waiting = eligible_count(lane)
+        if waiting and waiting > _queue_length(lane):
+            wake(lane)
+    except (broker.BrokerDown, DatabaseError) as exc:
+        log.warning("could not check the %s lane for more work: %s", lane, exc)
+
+
 # --- a worker's side -----------------------------------------------------------------------
 
 
@@ -316,13 +334,8 @@ def reconcile() -> dict[str, int]:
     # 4. With the broker: as many wake-up messages as there is work a worker may take,
     #    and the admission sets matching the table (both lost when Redis restarts).
     try:
-        young = now - timedelta(seconds=2)
         for lane in Lane.values:
-            waiting = (
-                Job.objects.filter(state=Job.State.QUEUED, lane=lane, created__lt=young)
-                .exclude(client__in=_busy_clients(lane))
-                .count()
-            )
+            waiting = eligible_count(lane, older_than=2.0)
             missing = waiting - _queue_length(lane) if waiting else 0
             if missing > 0:
                 counts["woken"] += wake(lane, min(missing, 100))

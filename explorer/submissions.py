@@ -71,7 +71,8 @@ def check_settings(go: str | None, goarch: str | None, lang: str | None) -> None
 
 def _admit(kind: str, target: str, client: Client, lane: str) -> admission.Ticket:
     """A place in the queue, or ServiceBusy (429: the client's share; 503: the service's)."""
-    share = settings.MAX_CLIENT_JOBS * client.factor
+    # A token's larger share, but never more than a quarter of the whole queue.
+    share = min(settings.MAX_CLIENT_JOBS * client.factor, max(settings.MAX_CLIENT_JOBS, settings.MAX_QUEUED_JOBS // 4))
     cost = 1.0 if lane == Lane.FAST else 4.0
     try:
         return admission.admit(admission_member(kind, target, client.id), client.id, share=share, cost=cost)
@@ -277,7 +278,9 @@ def format_source(source: str, go: str | None) -> str:
     if go and toolchains.get(go) is None:
         raise InvalidInput(f"Go {go} is not installed here.")
     if not _wait_slots().acquire(blocking=False):
-        raise ServiceBusy("The server is busy formatting other programs. Try again in a moment.", 2, status=503)
+        raise ServiceBusy(
+            "The server is busy: every place to wait for a result is taken. Try again in a moment.", 2, status=503
+        )
     try:
         try:
             pending = format_task.apply_async((text, go or None), queue=settings.LANE_QUEUES[Lane.FAST], retry=False)

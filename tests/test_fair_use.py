@@ -23,10 +23,15 @@ def clean_rates(broker):
     from explorer import broker as ee_broker
 
     c = ee_broker.client()
-    for key in c.scan_iter(match="ee:rate:*"):
-        c.delete(key)
-    ratelimit.reset_local()
+
+    def forget() -> None:
+        for key in c.scan_iter(match="ee:rate:*"):
+            c.delete(key)
+        ratelimit.reset_local()
+
+    forget()
     yield
+    forget()  # the suite's other tests use the same buckets (with generous limits)
 
 
 @pytest.mark.django_db

@@ -24,7 +24,6 @@ from .inputs import InvalidInput, join_files, split_files
 
 log = logging.getLogger("worker.tasks")
 INTERNAL_ERROR = "Something went wrong on our side while {doing}. Try again; if it persists, tell us."
-DRAIN_SECONDS = 30  # a wake-up call stops taking new jobs after this long
 
 
 def request_of(comp, groups: tuple[str, ...], limits: sandbox.Limits | None = None) -> compiler.CompileRequest:
@@ -147,19 +146,20 @@ def run_job(job) -> str:
 
 @shared_task(name="worker.run_next", bind=True, acks_late=True, ignore_result=True)
 def run_next(self, lane: str) -> int:
-    """Take and run jobs of ``lane`` while there are some this worker may take."""
+    """Take and run the best job of ``lane`` this worker may take, if any.
+
+    One job per message: whatever else waits in the lane's queue (gofmt requests, other
+    wake-ups) comes next in turn. When more work is waiting than wake-ups are queued
+    (another client's job became eligible when this one ended), one more is sent.
+    """
     from explorer import jobs
 
-    ran = 0
-    deadline = time.monotonic() + DRAIN_SECONDS
-    worker = jobs.worker_id()
-    while time.monotonic() < deadline:
-        job = jobs.claim(lane, worker, self.request.id or "")
-        if job is None:
-            break
-        run_job(job)
-        ran += 1
-    return ran
+    job = jobs.claim(lane, jobs.worker_id(), self.request.id or "")
+    if job is None:
+        return 0
+    run_job(job)
+    jobs.wake_if_owed(lane)
+    return 1
 
 
 @shared_task(name="worker.format", acks_late=False, ignore_result=False)
