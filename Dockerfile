@@ -1,10 +1,12 @@
-# One image for web and worker; the worker service also holds the toolchains
-# (prepared at build time) and runs the compiler under bubblewrap.
+# One image for web, workers and the migration job. The toolchains are prepared at build
+# time (owned by root, read-only to the service); everything runs as the unprivileged
+# user "explorer", the worker's sandbox included (bubblewrap with user namespaces).
 FROM python:3.11-slim-bookworm
 
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends bubblewrap ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin explorer
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     ESCAPE_EXPLORER_HOME=/opt/escape-explorer \
@@ -23,6 +25,12 @@ RUN for v in $GO_VERSIONS; do \
     done
 
 COPY . .
-RUN mkdir -p "$ESCAPE_EXPLORER_VAR" && python manage.py collectstatic --noinput -v 0
+# collectstatic needs a key to import the settings; this one exists only in this build step.
+RUN mkdir -p "$ESCAPE_EXPLORER_VAR" \
+ && SECRET_KEY=build-only-not-a-secret python manage.py collectstatic --noinput -v 0 \
+ && chown -R explorer "$ESCAPE_EXPLORER_VAR"
+USER explorer
 EXPOSE 8000
-CMD ["gunicorn", "explorer.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+HEALTHCHECK --interval=15s --timeout=6s --start-period=20s --retries=3 \
+  CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=5).status != 200)"
+CMD ["gunicorn", "explorer.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--timeout", "60"]
