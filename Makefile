@@ -1,11 +1,18 @@
-.PHONY: run test setup bench lint editor
+.PHONY: run test test-sqlite test-postgres setup bench lint editor
 run:            ## set everything up and run the app on http://127.0.0.1:8000
 	scripts/run.sh
 setup:          ## install what the app needs (idempotent)
 	scripts/setup.sh
-test:           ## set everything up for the tests and run the whole suite
+test:           ## set everything up for the tests and run the whole suite: on SQLite, then on PostgreSQL
 	scripts/setup.sh --test
-	.venv/bin/python -m pytest
+	env -u DATABASE_URL .venv/bin/python -m pytest
+	DATABASE_URL="$$(scripts/postgres.sh)" .venv/bin/python -m pytest
+test-sqlite:    ## the suite on SQLite only (a quicker round while developing)
+	scripts/setup.sh --test
+	env -u DATABASE_URL .venv/bin/python -m pytest
+test-postgres:  ## the suite on PostgreSQL only (scripts/postgres.sh finds or starts a server)
+	scripts/setup.sh --test
+	DATABASE_URL="$$(scripts/postgres.sh)" .venv/bin/python -m pytest
 bench:          ## compile-time and end-to-end benchmarks (medians), then a load test (LOAD_SECONDS=60 LOAD_CLIENTS=50)
 	scripts/setup.sh
 	.venv/bin/python scripts/bench.py

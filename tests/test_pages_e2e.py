@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, database_path, free_port, wait_for_port
+from tests.conftest import ROOT, database_url, free_port, wait_for_port
 from tests.httpclient import compile_and_wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -75,7 +75,7 @@ def test_permalink_survives_a_restart_without_compiling_again(live_server_url):
     result = compile_and_wait(live_server_url, {"source": PROGRAM})
     finished = Compilation.objects.get(pk=result["id"]).finished
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database_path()}", "REDIS_URL": "redis://127.0.0.1:1/0"}
+    env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": "redis://127.0.0.1:1/0"}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "explorer.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
         cwd=ROOT,
