@@ -14,7 +14,7 @@ import pytest
 
 from tests.httpclient import compile_and_wait, request
 from tests.test_sarif import validate
-from worker.review_cli import EXIT_NEW_HEAP, main
+from worker.review_cli import EXIT_ERROR, EXIT_NEW_HEAP, main
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -168,3 +168,24 @@ def test_cli_against_the_server(live_server_url, tmp_path, capsys):
     assert main([*argv, "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["added"][0]["url"].startswith(f"{live_server_url}/s/")
+
+
+def test_cli_uses_its_token_and_waits_out_a_rate_limit(live_server_url, tmp_path, capsys, settings):
+    from explorer import broker as ee_broker
+    from explorer.ratelimit import Rate
+
+    settings.API_TOKENS = {"ci": "ci-token-0123456789abcdef"}
+    settings.TOKEN_LIMIT_FACTOR = 1
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "submit": Rate(1, 60)}
+    (tmp_path / "before.go").write_text(BEFORE + "// token\n")
+    (tmp_path / "after.go").write_text(AFTER + "// token\n")
+    argv = [str(tmp_path / "before.go"), str(tmp_path / "after.go"), "--server", live_server_url]
+    try:
+        # two submissions, one allowed a second: the second is a 429 the CLI waits out
+        assert main([*argv, "--token", "ci-token-0123456789abcdef", "--format", "text"]) == 0
+        assert "moved to heap: t" in capsys.readouterr().out
+        assert main([*argv, "--token", "not-a-token-of-this-server", "--format", "text"]) == EXIT_ERROR
+        assert "Unknown API token" in capsys.readouterr().err
+    finally:
+        for key in ee_broker.client().scan_iter(match="ee:rate:*token:ci*"):
+            ee_broker.client().delete(key)

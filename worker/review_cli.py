@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -85,12 +86,19 @@ def compile_locally(files: list[SourceFile], settings: Settings) -> Compiled:
     return Compiled(compile_request(CompileRequest(files, go=settings.go, goarch=settings.goarch, lang=settings.lang)))
 
 
+class Busy(Exception):
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
+
+
 @dataclass
 class Server:
     """The JSON API of a running Escape Explorer: POST /api/v1/compile, GET /api/v1/compilations/<id>."""
 
     base: str
     timeout: float = 120.0
+    token: str = ""  # an API token of that server (EXPLORER_TOKEN): a client of its own, larger limits
 
     def compile(self, files: list[SourceFile], settings: Settings) -> Compiled:
         request = {"source": join_files(files), "goarch": settings.goarch, "wait": 10}
@@ -108,13 +116,22 @@ class Server:
             delay = min(delay * 1.5, 1.0)
 
     def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
+        """One API call; a 429 or 503 is waited out (its Retry-After) until the timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self._call_once(method, path, payload)
+            except Busy as busy:
+                if time.monotonic() + busy.retry_after > deadline:
+                    raise ReviewError(str(busy)) from None
+                time.sleep(busy.retry_after)
+
+    def _call_once(self, method: str, path: str, payload: dict | None = None) -> dict:
         data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(
-            self.base.rstrip("/") + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        )
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.base.rstrip("/") + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return json.loads(resp.read().decode())
@@ -124,7 +141,10 @@ class Server:
                 message = json.loads(body).get("error", body)
             except (json.JSONDecodeError, AttributeError):
                 message = body
-            raise ReviewError(f"{method} {path}: HTTP {err.code}: {message.strip()[:500]}") from None
+            text = f"{method} {path}: HTTP {err.code}: {message.strip()[:500]}"
+            if err.code in (429, 503) and (err.headers.get("Retry-After") or "").isdigit():
+                raise Busy(text, min(int(err.headers["Retry-After"]), 60)) from None
+            raise ReviewError(text) from None
         except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as err:
             raise ReviewError(f"{method} {self.base}{path}: {err}") from None
 
@@ -172,6 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--server", metavar="URL", help="compile on this Escape Explorer server instead of locally")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a server's result")
     parser.add_argument(
+        "--token",
+        default=os.environ.get("EXPLORER_TOKEN", ""),
+        help="the server's API token (default: $EXPLORER_TOKEN); busy answers are waited out either way",
+    )
+    parser.add_argument(
         "--fail-on-new-heap",
         action="store_true",
         help="exit 1 when the after side has heap allocations the before side lacks",
@@ -186,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         gos, goarches, langs = per_side(args.go, None), per_side(args.goarch, "amd64"), per_side(args.lang, None)
         settings = [Settings(gos[i], goarches[i] or "amd64", langs[i]) for i in (0, 1)]
         if args.server:
-            server = Server(args.server, args.timeout)
+            server = Server(args.server, args.timeout, args.token)
             a, b = (server.compile(files, s) for files, s in zip(sides, settings, strict=True))
         else:
             a, b = (compile_locally(files, s) for files, s in zip(sides, settings, strict=True))
