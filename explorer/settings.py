@@ -169,6 +169,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # runs past it moves to the slow lane (its own workers, full limits, lower CPU priority),
 # so costly programs never wait in front of cheap ones.
 LANE_QUEUES = {"fast": "ee.fast", "slow": "ee.slow"}
+# gofmt requests: a queue of their own, consumed by the fast-lane workers too
+# (`-Q ee.fast,ee.format`), so a format never waits behind a lane's backlog.
+FORMAT_QUEUE = "ee.format"
 LANE_LIMITS = {
     "fast": {"wall_seconds": _env_float("EXPLORER_FAST_LANE_SECONDS", 5.0), "cpu_seconds": 8},
     "slow": {"wall_seconds": _env_float("EXPLORER_SLOW_LANE_SECONDS", 20.0), "cpu_seconds": 30, "nice": 10},
@@ -204,6 +207,7 @@ TRUSTED_PROXIES = _env_int("EXPLORER_TRUSTED_PROXIES", 0)  # proxies of ours in 
 # waiting holds a thread, so never more than half of them.
 WEB_THREADS = _env_int("WEB_THREADS", 4)
 WAIT_SLOTS = _env_int("EXPLORER_WAIT_SLOTS", max(1, WEB_THREADS // 2))
+FORMAT_SLOTS = _env_int("EXPLORER_FORMAT_SLOTS", max(1, WEB_THREADS // 4))  # gofmt waits: a pool of its own
 COMPILE_WAIT_SECONDS = float(os.environ.get("COMPILE_WAIT_SECONDS", "2.0"))
 FORMAT_WAIT_SECONDS = _env_float("EXPLORER_FORMAT_WAIT_SECONDS", 15.0)
 

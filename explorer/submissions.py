@@ -204,6 +204,17 @@ def _wait_slots() -> threading.BoundedSemaphore:
     return _slots
 
 
+_format_pool: threading.BoundedSemaphore | None = None
+
+
+def _format_slots() -> threading.BoundedSemaphore:
+    global _format_pool
+    with _slots_lock:
+        if _format_pool is None:
+            _format_pool = threading.BoundedSemaphore(max(1, settings.FORMAT_SLOTS))
+    return _format_pool
+
+
 def wait_for(work: Compilation | SSADump, seconds: float | None = None) -> Compilation | SSADump:
     """Wait up to ``seconds`` for a result, if a waiting place is free in this process.
 
@@ -277,13 +288,11 @@ def format_source(source: str, go: str | None) -> str:
     split_files(text)  # the same checks as a compile, before taking a worker's time
     if go and toolchains.get(go) is None:
         raise InvalidInput(f"Go {go} is not installed here.")
-    if not _wait_slots().acquire(blocking=False):
-        raise ServiceBusy(
-            "The server is busy: every place to wait for a result is taken. Try again in a moment.", 2, status=503
-        )
+    if not _format_slots().acquire(blocking=False):
+        raise ServiceBusy("The server is busy formatting other programs. Try again in a moment.", 2, status=503)
     try:
         try:
-            pending = format_task.apply_async((text, go or None), queue=settings.LANE_QUEUES[Lane.FAST], retry=False)
+            pending = format_task.apply_async((text, go or None), queue=settings.FORMAT_QUEUE, retry=False)
         except Exception as exc:
             raise ServiceBusy(BROKER_DOWN, 10) from exc
         try:
@@ -294,7 +303,7 @@ def format_source(source: str, go: str | None) -> str:
         finally:
             pending.forget()
     finally:
-        _wait_slots().release()
+        _format_slots().release()
     if "error" in result:
         raise InvalidInput(result["error"])
     return result["source"]

@@ -24,7 +24,7 @@ fi
 # Two workers: the fast lane takes every new program (short time limit); the slow lane
 # takes those that ran past it, so they never hold up the cheap ones (docs/OPERATIONS.md).
 echo "==> starting the Celery workers (logs: var/worker.log, var/worker-slow.log)"
-.venv/bin/celery -A explorer worker -Q ee.fast -n "fast@%h" --loglevel=INFO \
+.venv/bin/celery -A explorer worker -Q ee.fast,ee.format -n "fast@%h" --loglevel=INFO \
   --concurrency="${WORKER_CONCURRENCY:-2}" >var/worker.log 2>&1 &
 pids+=($!)
 .venv/bin/celery -A explorer worker -Q ee.slow -n "slow@%h" --loglevel=INFO \

@@ -212,7 +212,11 @@ def scratch_stack(
         wait_port(redis_port, redis, "redis-server")
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
         celery = [PYTHON, "-m", "celery", "-A", "explorer", "worker", "--loglevel=INFO"]
-        _start(stack, "worker-fast", [*celery, "-Q", "ee.fast", "-n", "fast@%h", f"-c{topology.fast_concurrency}"])
+        _start(
+            stack,
+            "worker-fast",
+            [*celery, "-Q", "ee.fast,ee.format", "-n", "fast@%h", f"-c{topology.fast_concurrency}"],
+        )
         _start(stack, "worker-slow", [*celery, "-Q", "ee.slow", "-n", "slow@%h", f"-c{topology.slow_concurrency}"])
         web = _start(
             stack,

@@ -157,7 +157,7 @@ class WorkerProcess:
                 "worker",
                 "--loglevel=INFO",
                 f"--queues={self.queues}",
-                f"--hostname={self.queues}.{uuid.uuid4().hex[:6]}@%h",
+                f"--hostname={self.queues.replace(',', '+')}.{uuid.uuid4().hex[:6]}@%h",
                 f"--concurrency={self.concurrency}",
                 "--without-gossip",
                 "--without-mingle",
@@ -216,7 +216,7 @@ def relaxed_limits():
 def celery_worker(broker, django_db_setup, django_db_blocker, tmp_path_factory):
     """Real `celery worker` processes: the fast lane (2 processes) and the slow lane (1)."""
     logs = tmp_path_factory.mktemp("worker")
-    fast = WorkerProcess(logs / "fast.log", broker, "ee.fast", 2).start()
+    fast = WorkerProcess(logs / "fast.log", broker, "ee.fast,ee.format", 2).start()
     slow = WorkerProcess(logs / "slow.log", broker, "ee.slow", 1).start()
     yield fast
     fast.stop()

@@ -149,7 +149,7 @@ class Stack:
     def start(self) -> Stack:
         self.redis.start()
         self.start_web()
-        self.fast = self.worker("ee.fast", 2).start()
+        self.fast = self.worker("ee.fast,ee.format", 2).start()
         self.slow = self.worker("ee.slow", 1).start()
         return self
 

@@ -62,7 +62,9 @@ def test_services_have_health_checks_restart_policies_and_wait_for_health():
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["postgres"]["condition"] == depends["redis"]["condition"] == "service_healthy", name
         assert "migrate" not in services[name]["command"], name
-    assert "-Q ee.fast" in services["worker"]["command"] and "-Q ee.slow" in services["worker-slow"]["command"]
+    assert (
+        "-Q ee.fast,ee.format" in services["worker"]["command"] and "-Q ee.slow" in services["worker-slow"]["command"]
+    )
     assert "cap_add" not in services["worker"] and services["web"]["read_only"] is True
 
 

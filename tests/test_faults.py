@@ -81,7 +81,7 @@ def test_kill_9_of_a_worker_mid_compile_ends_every_submission(stack, with_pool):
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    stack.fast = stack.worker("ee.fast", 2).start()  # as a supervisor would restart it
+    stack.fast = stack.worker("ee.fast,ee.format", 2).start()  # as a supervisor would restart it
     started = time.monotonic()
     for comp_id in [slow_id, *small_ids]:
         result = stack.wait_until_ended(comp_id, timeout=LEASE + 40)
@@ -104,7 +104,7 @@ def test_a_redis_restart_loses_nothing_and_is_a_503_meanwhile(stack):
     assert status == 503 and health["broker"]["ok"] is False and health["database"]["ok"] is True
 
     stack.redis.start()
-    stack.fast = stack.worker("ee.fast", 2).start()
+    stack.fast = stack.worker("ee.fast,ee.format", 2).start()
     for comp_id in ids:
         assert stack.wait_until_ended(comp_id, timeout=60)["status"] == "done"
     assert Compilation.objects.filter(pk__in=ids, status="done").count() == 5
