@@ -204,8 +204,31 @@ def escalate(job: Job) -> None:
             _requeue_target(job, Lane.SLOW)
 
     with_database_retries(write)
-    log.info("job %s moved to the slow lane", job, extra={"job": job.target, "kind": job.kind})
+    log.info("job %s moved to the slow lane", job, extra={"job": job.target, "kind": job.kind, "client": job.client})
+    remember_costly(job.client)
     wake(Lane.SLOW)
+
+
+COSTLY_PREFIX = "ee:costly:"
+
+
+def remember_costly(client: str) -> None:
+    """Count a client's programs that ran past the fast lane's limit (for an hour)."""
+    try:
+        broker.call(lambda c: c.pipeline().incr(COSTLY_PREFIX + client).expire(COSTLY_PREFIX + client, 3600).execute())
+    except broker.BrokerDown:
+        pass
+
+
+def lane_for(client: str) -> str:
+    """Where a client's new program starts: the slow lane when the client's programs ran
+    past the fast lane's limit EXPLORER_COSTLY_AFTER times within the hour (expected cost
+    by history: a stream of compile bombs never holds a fast worker again)."""
+    try:
+        count = int(broker.call(lambda c: c.get(COSTLY_PREFIX + client)) or 0)
+    except broker.BrokerDown:
+        return Lane.FAST
+    return Lane.SLOW if count >= settings.COSTLY_AFTER else Lane.FAST
 
 
 def _requeue_target(job: Job, lane: str) -> None:

@@ -183,6 +183,9 @@ LEASE_MARGIN_SECONDS = _env_float("EXPLORER_LEASE_MARGIN_SECONDS", 25.0)
 MAX_QUEUED_JOBS = _env_int("EXPLORER_MAX_QUEUED_JOBS", _env_int("MAX_QUEUED_COMPILATIONS", 100))
 MAX_CLIENT_JOBS = _env_int("EXPLORER_MAX_CLIENT_JOBS", 6)
 CLIENT_MAX_RUNNING = _env_int("EXPLORER_CLIENT_MAX_RUNNING", 1)
+# A client whose programs ran past the fast lane's limit this many times within the hour
+# starts its next ones in the slow lane.
+COSTLY_AFTER = _env_int("EXPLORER_COSTLY_AFTER", 2)
 MAX_ATTEMPTS = _env_int("EXPLORER_MAX_ATTEMPTS", 3)  # runs of one job before it fails as lost
 MAX_QUEUE_SECONDS = _env_float("EXPLORER_MAX_QUEUE_SECONDS", 600.0)  # then it fails as expired
 RECONCILE_SECONDS = _env_float("EXPLORER_RECONCILE_SECONDS", 5.0)  # 0: no reconciler thread in workers

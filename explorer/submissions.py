@@ -111,20 +111,27 @@ def submit(
     comp = Compilation.objects.filter(pk=key).first()
     if comp is not None:
         return _requeue(comp, client, Lane.FAST) if comp.may_retry else comp
-    ticket = _admit(Job.Kind.COMPILE, key, client, Lane.FAST)
+    lane = jobs.lane_for(client.id)
+    ticket = _admit(Job.Kind.COMPILE, key, client, lane)
     try:
         with transaction.atomic():
             comp = Compilation.objects.create(
-                id=key, source=normalised, go=tc.version, goarch=goarch, lang=lang, groups=",".join(group_tuple)
+                id=key,
+                source=normalised,
+                go=tc.version,
+                goarch=goarch,
+                lang=lang,
+                groups=",".join(group_tuple),
+                lane=lane,
             )
-            jobs.create(Job.Kind.COMPILE, key, ticket, Lane.FAST)
+            jobs.create(Job.Kind.COMPILE, key, ticket, lane)
     except IntegrityError:  # the same input submitted at the same moment
         admission.release(ticket.member, ticket.client)
         return Compilation.objects.get(pk=key)
     except Exception:
         admission.release(ticket.member, ticket.client)
         raise
-    jobs.wake(Lane.FAST)
+    jobs.wake(lane)
     return comp
 
 

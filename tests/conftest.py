@@ -112,6 +112,7 @@ def database_url() -> str:
     from django.db import connection
 
     db = connection.settings_dict
+    assert db.get("NAME"), "database_url() before the test database exists (use the django_db_setup fixture)"
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
     user = urllib.parse.quote(db.get("USER") or "")

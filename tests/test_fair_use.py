@@ -165,5 +165,15 @@ def test_compile_bombs_of_one_client_do_not_delay_another_clients_program(tmp_pa
             result = service.wait_until_ended(comp_id, timeout=120)
             assert result["status"] == "failed" and result["failure"] == "limit", result
         assert Compilation.objects.filter(pk__in=bombs, lane="slow").count() == 6
+        # her next program starts in the slow lane (her history says costly); Bob's does not
+        status, _, body = service.request_as(
+            as_client("alice"), "POST", "/api/v1/compile", {"source": small_program("alice after"), "wait": 10}
+        )
+        assert status in (200, 202) and Compilation.objects.get(pk=body["id"]).lane == "slow"
+        assert service.wait_until_ended(body["id"], timeout=60)["status"] == "done"
+        status, _, body = service.request_as(
+            as_client("bob"), "POST", "/api/v1/compile", {"source": small_program("bob after"), "wait": 10}
+        )
+        assert status == 200 and Compilation.objects.get(pk=body["id"]).lane == "fast"
     finally:
         service.stop()
