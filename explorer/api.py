@@ -13,6 +13,7 @@ from pydantic import ConfigDict
 
 from worker.analysis import KINDS, Diagnostic, Function, SourceFile
 from worker.compiler import DIAGNOSTIC_GROUPS
+from worker.flags import DEBUG_KEYS, ENV, FLAGS
 from worker.inputs import InvalidInput, is_go_file, split_files
 from worker.summary import FunctionSummary, summaries_to_dicts, summarize
 from worker.toolchains import GOARCHES
@@ -57,6 +58,9 @@ class CompileIn(Schema):
     goarch: GoArch | None = None
     lang: str | None = Field(None, max_length=8, pattern=r"^go1\.[0-9]{1,3}$")
     groups: list[Group] | None = Field(None, max_length=len(DIAGNOSTIC_GROUPS))
+    # compiler flags added to the engine's (GET /api/v1/flags lists what is allowed), and build settings
+    flags: list[str] | None = Field(None, max_length=16)
+    env: dict[str, str] | None = Field(None, max_length=8)
     # seconds to wait for a result before answering (at most 10; the server may wait less when busy)
     wait: float = Field(0.0, ge=0.0, le=10.0, allow_inf_nan=False)
 
@@ -84,6 +88,8 @@ class CompilationOut(Schema):
     goarch: str
     lang: str
     groups: list[str]
+    flags: list[str]  # the compiler flags added to the engine's ([] for none)
+    env: dict[str, str]  # the build settings ({} for the defaults)
     source: str
     files: list[FileOut]
     result: str  # "" until finished; then ok | compile-error | limit
@@ -129,7 +135,14 @@ def compile_source(request: HttpRequest, payload: CompileIn):
     503 when the service is full or its broker unreachable (both with Retry-After)."""
     try:
         comp = submissions.submit(
-            payload.source, payload.go, payload.goarch, payload.lang, payload.groups, client=client_of(request)
+            payload.source,
+            payload.go,
+            payload.goarch,
+            payload.lang,
+            payload.groups,
+            client=client_of(request),
+            flags=payload.flags,
+            env=payload.env,
         )
     except InvalidInput as exc:
         return Status(400, {"error": str(exc)})
@@ -172,6 +185,8 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
         "goarch": comp.goarch,
         "lang": comp.lang,
         "groups": list(comp.group_list),
+        "flags": list(comp.options.flags),
+        "env": dict(comp.options.env),
         "source": comp.source,
         "files": files_payload(comp, analysis),
         "result": analysis.get("status", ""),
@@ -210,6 +225,19 @@ def get_compilation(request: HttpRequest, compilation_id: str):
 @api.get("/toolchains", response={200: dict, **errors()})
 def list_toolchains(request: HttpRequest):
     return {"toolchains": submissions.available_toolchains(), "langs": submissions.lang_choices()}
+
+
+@api.get("/flags", response={200: dict, **errors()})
+def list_flags(request: HttpRequest):
+    """The compiler flags and build settings a request may add, with what each does."""
+    return {
+        "flags": [{"flag": name, "pattern": pattern, "description": text} for name, (pattern, text) in FLAGS.items()],
+        "debug": [{"key": key, "values": values, "description": text} for key, (values, text) in DEBUG_KEYS.items()],
+        "env": [
+            {"name": name, "goarch": arch or None, "values": values, "description": text}
+            for name, (arch, values, text) in ENV.items()
+        ],
+    }
 
 
 @api.get("/kinds", response={200: dict, **errors()})

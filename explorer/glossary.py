@@ -174,6 +174,61 @@ GLOSSARY: tuple[KindHelp, ...] = (
         "Preallocate slices with make(…, 0, n); avoid converting values to interfaces in hot paths.",
     ),
     KindHelp(
+        "prove",
+        "Proved by the prove pass",
+        "-d=ssa/prove/debug=1 (a flag)",
+        "The prove pass showed a condition always holds (Proved IsInBounds: the bounds check here was "
+        "removed) or never does, or found an induction variable with its limits.",
+        "Compare with the bounds checks kept (the bounds kind): an early length check such as "
+        "_ = s[n-1] lets the prover remove the ones after it.",
+    ),
+    KindHelp(
+        "defer",
+        "Defer",
+        "-d=defer=1 (a flag)",
+        "How a defer statement was compiled: open-coded (inline at each return, nearly free), "
+        "stack-allocated, or heap-allocated (a defer in a loop).",
+        "Keep defers out of loops, and at most 8 per function, so they can be open-coded.",
+    ),
+    KindHelp(
+        "closure",
+        "Closure",
+        "-d=closure=1 (a flag)",
+        "Where a function literal's closure lives: on the stack (it does not escape), on the heap "
+        "(it escapes, with the variables it captures), or as a global (it captures nothing).",
+        "A closure that escapes allocates each time it is created: hoist it, or capture less.",
+    ),
+    KindHelp(
+        "append",
+        "Append",
+        "-d=append=1 (a flag)",
+        "How an append was compiled, e.g. a length-only update of a local slice.",
+        "Read it next to the heap decisions of the slice being appended to.",
+    ),
+    KindHelp(
+        "liveness",
+        "Liveness",
+        "-live (a flag)",
+        "The variables live (holding pointers the garbage collector must scan) at a call or at the "
+        "function's entry, and the stack objects of the frame.",
+        "Fewer live pointers at calls means smaller stack maps and less GC work; shorten lifetimes.",
+    ),
+    KindHelp(
+        "param-use",
+        "Parameter mutated or called",
+        "-d=escapemutationscalls=1 (a flag, Go 1.23+)",
+        "Escape analysis noticed the function writes through a parameter (mutates) or calls it; it "
+        "complements 'does not escape, mutate, or call'.",
+        "A parameter that is neither mutated nor called lets callers pass more values without copies.",
+    ),
+    KindHelp(
+        "interface-conversion",
+        "Interface conversion from a global",
+        "-d=escapedebug=1 (a flag, Go 1.22+)",
+        "Converting a constant or read-only value to an interface uses a global instead of a heap allocation.",
+        "Nothing to do: it is the cheap case. Conversions of other values allocate (heap-alloc-call).",
+    ),
+    KindHelp(
         "error",
         "Compile error",
         "the compiler",

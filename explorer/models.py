@@ -22,22 +22,27 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from worker.flags import BuildOptions
+
 # Bump when the engine's output for the same input changes (parser, flags): new ids.
 ENGINE_VERSION = "5"
 
 
-def compilation_key(source: str, go: str, goarch: str, lang: str, groups: tuple[str, ...]) -> str:
-    payload = json.dumps(
-        {
-            "source": source,
-            "go": go,
-            "goarch": goarch,
-            "lang": lang,
-            "groups": sorted(groups),
-            "engine": ENGINE_VERSION,
-        },
-        sort_keys=True,
-    )
+def compilation_key(
+    source: str, go: str, goarch: str, lang: str, groups: tuple[str, ...], options: BuildOptions | None = None
+) -> str:
+    content = {
+        "source": source,
+        "go": go,
+        "goarch": goarch,
+        "lang": lang,
+        "groups": sorted(groups),
+        "engine": ENGINE_VERSION,
+    }
+    if options:  # only when there are some: keys of compilations without flags stay as they were
+        content["flags"] = list(options.flags)
+        content["env"] = dict(options.env)
+    payload = json.dumps(content, sort_keys=True)
     digest = hashlib.sha256(payload.encode("utf-8")).digest()
     return base64.b32encode(digest).decode("ascii")[:16].lower()
 
@@ -103,6 +108,8 @@ class Compilation(WorkMixin):
     goarch = models.CharField(max_length=16)
     lang = models.CharField(max_length=16)
     groups = models.CharField(max_length=128)  # comma-separated diagnostic groups
+    flags = models.CharField(max_length=1100, blank=True, default="")  # the user's compiler flags, space-separated
+    env = models.CharField(max_length=300, blank=True, default="")  # the user's build settings, "NAME=value ..."
     lane = models.CharField(max_length=4, choices=Lane.choices, default=Lane.FAST)
     analysis_gz = models.BinaryField(null=True, blank=True)  # Analysis.to_dict() less raw_output, JSON, gzip
     raw_output_gz = models.BinaryField(null=True, blank=True)  # the compiler's output, gzip
@@ -121,6 +128,12 @@ class Compilation(WorkMixin):
     @property
     def group_list(self) -> tuple[str, ...]:
         return tuple(g for g in self.groups.split(",") if g)
+
+    @property
+    def options(self) -> BuildOptions:
+        """The stored flags and build settings (checked when they were submitted)."""
+        env = tuple(tuple(item.split("=", 1)) for item in self.env.split() if "=" in item)
+        return BuildOptions(tuple(self.flags.split()), env)  # type: ignore[arg-type]
 
     def refresh_from_db(self, *args, **kwargs) -> None:
         super().refresh_from_db(*args, **kwargs)

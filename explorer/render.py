@@ -41,6 +41,13 @@ KIND_LABELS = {
     "loop-var": ("loop var", "↻"),
     "large-copy": ("copy", "⧉"),
     "heap-alloc-call": ("alloc", "●"),
+    "prove": ("proved", "⊢"),
+    "defer": ("defer", "⏱"),
+    "closure": ("closure", "λ"),
+    "append": ("append", "⊕"),
+    "liveness": ("live", "◌"),
+    "param-use": ("param use", "↺"),
+    "interface-conversion": ("iface", "◇"),
     "error": ("error", "✖"),
     "other": ("other", "·"),
 }

@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from worker.compare import Decision, Diff, Side, short_name
+from worker.flags import parse_env_text, parse_flag_text
 from worker.inputs import InvalidInput, compiled_files, split_files
 from worker.review import Links, describe, position, render_markdown
 
@@ -45,10 +46,12 @@ class SideForm:
     go: str = ""
     goarch: str = "amd64"
     lang: str = ""
+    flags: str = ""  # compiler flags, space-separated (worker/flags.py)
+    env: str = ""  # build settings, "NAME=value ..."
 
     @classmethod
     def of(cls, comp: Compilation) -> SideForm:
-        return cls(comp.source, comp.go, comp.goarch, comp.lang)
+        return cls(comp.source, comp.go, comp.goarch, comp.lang, comp.flags, comp.env)
 
 
 @dataclass
@@ -120,7 +123,18 @@ def compare_form(request: HttpRequest) -> HttpResponse:
         form["b"].source = form["a"].source  # the same program under other settings
     client = client_of(request)
     try:
-        a, b = (submissions.submit(f.source, f.go, f.goarch, f.lang, client=client) for f in (form["a"], form["b"]))
+        a, b = (
+            submissions.submit(
+                f.source,
+                f.go,
+                f.goarch,
+                f.lang,
+                client=client,
+                flags=parse_flag_text(f.flags),
+                env=parse_env_text(f.env),
+            )
+            for f in (form["a"], form["b"])
+        )
     except InvalidInput as exc:
         return _page(request, form, 400, error=str(exc))
     except submissions.ServiceBusy as exc:
@@ -137,6 +151,8 @@ def _side_form(request: HttpRequest, side: str) -> SideForm:
         p.get(f"{side}_go", ""),
         p.get(f"{side}_goarch", "amd64"),
         p.get(f"{side}_lang", ""),
+        p.get(f"{side}_flags", ""),
+        p.get(f"{side}_env", ""),
     )
 
 

@@ -18,6 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from worker import compiler, toolchains
+from worker.compiler import CompileRequest, check_variant
+from worker.flags import build_options
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
 from . import admission, broker, jobs
@@ -92,6 +94,8 @@ def submit(
     groups: list[str] | None = None,
     *,
     client: Client,
+    flags: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Compilation:
     """Validate and queue (or find) the compilation of ``source``. Raises InvalidInput or ServiceBusy.
 
@@ -106,8 +110,11 @@ def submit(
     tc = compiler.resolve_toolchain(go or None, goarch)
     lang = compiler.resolve_lang(tc, lang or None)
     group_tuple = normalise_groups(groups)
+    options = build_options(flags, env, goarch)
+    if options.variant and options.variant not in tc.variants(goarch):
+        check_variant(tc, CompileRequest(files, go=tc.version, goarch=goarch, options=options))
     normalised = join_files(files)
-    key = compilation_key(normalised, tc.version, goarch, lang, group_tuple)
+    key = compilation_key(normalised, tc.version, goarch, lang, group_tuple, options)
     comp = Compilation.objects.filter(pk=key).first()
     if comp is not None:
         return _requeue(comp, client, Lane.FAST) if comp.may_retry else comp
@@ -122,6 +129,8 @@ def submit(
                 goarch=goarch,
                 lang=lang,
                 groups=",".join(group_tuple),
+                flags=" ".join(options.flags),
+                env=" ".join(f"{k}={v}" for k, v in options.env),
                 lane=lane,
             )
             jobs.create(Job.Kind.COMPILE, key, ticket, lane)
@@ -317,7 +326,14 @@ def format_source(source: str, go: str | None) -> str:
 
 
 def available_toolchains() -> list[dict]:
-    return [{"version": tc.version, "goarches": tc.goarches(), "lang": tc.lang} for tc in toolchains.installed()]
+    """Installed toolchains, their prepared GOARCHes, and the build-setting variants prepared
+    for each (``{"amd64": ["GOAMD64=v3"]}``)."""
+    out = []
+    for tc in toolchains.installed():
+        goarches = tc.goarches()
+        variants = {a: tc.variants(a) for a in goarches if tc.variants(a)}
+        out.append({"version": tc.version, "goarches": goarches, "lang": tc.lang, "variants": variants})
+    return out
 
 
 def lang_choices() -> list[str]:

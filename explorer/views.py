@@ -36,6 +36,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from worker import compiler, ssa, toolchains
+from worker.flags import DEBUG_KEYS, ENV, FLAGS, parse_env_text, parse_flag_text
 from worker.inputs import InvalidInput, is_go_file, split_files
 
 from . import jobs, submissions
@@ -66,6 +67,33 @@ def stored_or_404(compilation_id: str | None) -> Compilation:
     return comp
 
 
+def flag_choices() -> list[dict]:
+    """Suggestions for the flags field: the common whole flags and -d settings."""
+    choices = [
+        {"flag": "-l", "description": "no inlining"},
+        {"flag": "-N", "description": "no optimizations"},
+        {"flag": "-m=1", "description": "decisions without their flows"},
+        {"flag": "-B", "description": "no bounds checks"},
+        {"flag": "-smallframes", "description": "smaller stack frames"},
+        {"flag": "-live", "description": "liveness at calls"},
+    ]
+    for key in ("escapedebug", "escapemutationscalls", "ssa/prove/debug", "defer", "closure", "append", "zerocopy"):
+        choices.append({"flag": f"-d={key}=1", "description": DEBUG_KEYS[key][1]})
+    return choices
+
+
+def form_of(comp: Compilation) -> dict:
+    """The controls' values that reproduce a stored compilation."""
+    return {
+        "source": comp.source,
+        "go": comp.go,
+        "goarch": comp.goarch,
+        "lang": comp.lang,
+        "flags": comp.flags,
+        "env": comp.env,
+    }
+
+
 def _form_defaults() -> dict:
     examples = load_examples()
     first = examples[0] if examples else None
@@ -75,6 +103,8 @@ def _form_defaults() -> dict:
         "go": toolchains[0]["version"] if toolchains else "",
         "goarch": "amd64",
         "lang": "",
+        "flags": "",
+        "env": "",
     }
 
 
@@ -86,6 +116,7 @@ def _page_context(form: dict, compilation: Compilation | None = None, **extra) -
         "goarch_choices": list(toolchains.GOARCHES),
         "groups": [(g, g in chosen) for g in compiler.DIAGNOSTIC_GROUPS],
         "examples": load_examples(),
+        "flag_choices": flag_choices(),
         "form": form,
         "compilation": compilation,
         "read_only": False,
@@ -134,7 +165,7 @@ def playground(request: HttpRequest) -> HttpResponse:
     if copy_of:
         comp = stored(copy_of)
         if comp:
-            form = {"source": comp.source, "go": comp.go, "goarch": comp.goarch, "lang": comp.lang}
+            form = form_of(comp)
     return render(request, "playground.html", _page_context(form))
 
 
@@ -168,10 +199,21 @@ def compile_view(request: HttpRequest) -> HttpResponse:
         "go": request.POST.get("go", ""),
         "goarch": request.POST.get("goarch", "amd64"),
         "lang": request.POST.get("lang", ""),
+        "flags": request.POST.get("flags", ""),
+        "env": request.POST.get("env", ""),
     }
     groups = request.POST.getlist("groups") or None
     try:
-        comp = submissions.submit(source, form["go"], form["goarch"], form["lang"], groups, client=client_of(request))
+        comp = submissions.submit(
+            source,
+            form["go"],
+            form["goarch"],
+            form["lang"],
+            groups,
+            client=client_of(request),
+            flags=parse_flag_text(form["flags"]),
+            env=parse_env_text(form["env"]),
+        )
     except (InvalidInput, submissions.ServiceBusy) as exc:
         return _refused(request, form, exc)
     if request.headers.get("HX-Request") != "true":
@@ -215,7 +257,7 @@ def permalink(request: HttpRequest, compilation_id: str) -> HttpResponse:
     """A stored result, as it is: reading never queues work (a failed one offers a re-run)."""
     comp = get_object_or_404(Compilation.objects.defer("raw_output_gz"), pk=compilation_id)
     touch(comp)
-    form = {"source": comp.source, "go": comp.go, "goarch": comp.goarch, "lang": comp.lang}
+    form = form_of(comp)
     return render(request, "playground.html", _page_context(form, comp, read_only=True))
 
 
@@ -227,7 +269,7 @@ def rerun_view(request: HttpRequest, compilation_id: str) -> HttpResponse:
     try:
         submissions.rerun(comp, client_of(request))
     except submissions.ServiceBusy as exc:
-        form = {"source": comp.source, "go": comp.go, "goarch": comp.goarch, "lang": comp.lang}
+        form = form_of(comp)
         return _refused(request, form, exc)
     return redirect(comp)
 
@@ -263,7 +305,12 @@ def format_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def kinds(request: HttpRequest) -> HttpResponse:
-    return render(request, "kinds.html", {"glossary": GLOSSARY})
+    flags = {
+        "flags": [{"flag": k, "description": text} for k, (_, text) in FLAGS.items()],
+        "debug": [{"key": k, "description": text} for k, (_, text) in DEBUG_KEYS.items()],
+        "env": [{"name": k, "goarch": arch, "description": text} for k, (arch, _, text) in ENV.items()],
+    }
+    return render(request, "kinds.html", {"glossary": GLOSSARY, "flags": flags})
 
 
 # The compiler's ssa.html quotes the user's identifiers and runs its own scripts: it is

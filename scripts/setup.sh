@@ -48,6 +48,8 @@ for a in $GOARCHES; do arch_flags+=(--goarch "$a"); done
 .venv/bin/python -m worker.toolchains install "$GO_VERSION" "${arch_flags[@]}"
 if [ "$FOR_TESTS" = 1 ]; then
   .venv/bin/python -m worker.toolchains install "$GO_OLDEST" --goarch amd64
+  # one build-setting variant of std, for the tests of build settings (worker/flags.py)
+  .venv/bin/python -m worker.toolchains install "$GO_VERSION" --goarch amd64 --env GOAMD64=v3
 fi
 
 # A random secret key for this install (the settings refuse to start without one;

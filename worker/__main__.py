@@ -1,4 +1,4 @@
-"""python -m worker path/to/file.go [--go 1.27.3] [--goarch amd64] [--lang go1.22]
+"""python -m worker path/to/file.go [--go 1.27.3] [--goarch amd64] [--lang go1.22] [--flag=-l] [--env GOAMD64=v3]
 
 The engine's own front door: prints the analysis as JSON, without Django, Redis or a
 database. A txtar file (-- name.go -- sections) or several .go files of one package
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .analysis import SourceFile
 from .compiler import DIAGNOSTIC_GROUPS, CompileRequest, compile_request
+from .flags import build_options, parse_env_text
 from .inputs import InvalidInput, decode_source, split_files
 
 
@@ -37,12 +38,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--goarch", default="amd64")
     parser.add_argument("--lang", help="language version, e.g. go1.21 (default: the toolchain's own)")
     parser.add_argument("--groups", help=f"comma-separated subset of {','.join(DIAGNOSTIC_GROUPS)}")
+    parser.add_argument(
+        "--flag",
+        action="append",
+        default=[],
+        help="a compiler flag to add (repeatable): -l, -N, -m=N, -B, -d=escapedebug=1, … (worker/flags.py)",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="a build setting, e.g. GOAMD64=v3"
+    )
     parser.add_argument("--indent", type=int, default=2)
     args = parser.parse_args(argv)
     try:
         files = read_files(args.paths)
         groups = tuple(args.groups.split(",")) if args.groups else DIAGNOSTIC_GROUPS
-        analysis = compile_request(CompileRequest(files, go=args.go, goarch=args.goarch, lang=args.lang, groups=groups))
+        options = build_options(args.flag, parse_env_text(" ".join(args.env)), args.goarch)
+        request = CompileRequest(files, go=args.go, goarch=args.goarch, lang=args.lang, groups=groups, options=options)
+        analysis = compile_request(request)
     except (InvalidInput, OSError) as exc:
         print(json.dumps({"status": "invalid-input", "errors": [str(exc)]}, indent=args.indent))
         return 2

@@ -28,6 +28,13 @@ KINDS: dict[str, str] = {
     "loop-var": "A loop variable: per-iteration, heap- or stack-allocated (-d=loopvar).",
     "large-copy": "A large value copy.",
     "heap-alloc-call": "A heap-allocating runtime call in the assembly (runtime.newobject, …).",
+    "prove": "What the prove pass proved or disproved, e.g. a bounds check removed (-d=ssa/prove/debug).",
+    "defer": "How a defer was compiled: open-coded, stack- or heap-allocated (-d=defer).",
+    "closure": "How a closure was compiled: on the stack, on the heap, or as a global (-d=closure).",
+    "append": "How an append was compiled (-d=append).",
+    "liveness": "Values live at a call, and stack objects (-live).",
+    "param-use": "A parameter a function mutates or calls (-d=escapemutationscalls).",
+    "interface-conversion": "An interface conversion that uses a global instead of an allocation (-d=escapedebug).",
     "error": "A compile error (syntax, type, import).",
     "other": "A line the parser does not classify; shown verbatim, never dropped.",
 }

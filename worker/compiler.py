@@ -21,6 +21,7 @@ from pathlib import Path
 
 from . import line_directives, sandbox, toolchains
 from .analysis import Analysis, Diagnostic, SourceFile
+from .flags import BuildOptions
 from .inputs import InvalidInput, compiled_files, find_imports, is_go_file, package_name
 from .loops import mark_loops
 from .parse import logopt as logopt_parse
@@ -49,6 +50,7 @@ class CompileRequest:
     lang: str | None = None  # e.g. "go1.21"; None = the toolchain's own
     groups: tuple[str, ...] = DIAGNOSTIC_GROUPS
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    options: BuildOptions = field(default_factory=BuildOptions)  # the user's flags and build settings
 
     def __post_init__(self) -> None:
         self.files = compiled_files(self.files)  # a txtar's go.mod or notes are kept, never compiled
@@ -107,7 +109,7 @@ def compiler_argv(tc: toolchains.Toolchain, req: CompileRequest, lang: str, work
         "-p",
         package_name(req.files),
         "-importcfg",
-        str(tc.importcfg(req.goarch)),
+        str(tc.importcfg(req.goarch, req.options.variant)),
         "-lang",
         lang,
         "-trimpath",
@@ -125,6 +127,7 @@ def compiler_argv(tc: toolchains.Toolchain, req: CompileRequest, lang: str, work
     if "asm" in req.groups:
         argv.append("-S=2")
     argv.append(f"-json=0,file://{LOGOPT_DIR}")
+    argv += req.options.flags  # after the engine's own: where both set something, the user's wins
     argv += [f.name for f in req.files]
     return argv
 
@@ -144,7 +147,7 @@ def runner_argv(tc: toolchains.Toolchain, compile_argv: list[str], marker: str) 
     ]
 
 
-def compiler_env(tc: toolchains.Toolchain, goarch: str) -> dict[str, str]:
+def compiler_env(tc: toolchains.Toolchain, goarch: str, options: BuildOptions | None = None) -> dict[str, str]:
     """The environment of a sandboxed compiler run (also used by worker/ssa.py)."""
     return {
         "GOROOT": str(tc.goroot),
@@ -152,7 +155,20 @@ def compiler_env(tc: toolchains.Toolchain, goarch: str) -> dict[str, str]:
         "GOOS": "js" if goarch == "wasm" else "linux",
         "CGO_ENABLED": "0",
         "GOMAXPROCS": "1",
+        **(options.env_dict if options else {}),
     }
+
+
+def check_variant(tc: toolchains.Toolchain, req: CompileRequest) -> None:
+    """Build settings need the standard library prepared with them."""
+    variant = req.options.variant
+    if variant and not tc.importcfg(req.goarch, variant).is_file():
+        prepared = ", ".join(tc.variants(req.goarch)) or "none"
+        env = " ".join(f"--env {k}={v}" for k, v in req.options.env)
+        raise InvalidInput(
+            f"{variant} is not prepared on this server for Go {tc.version} {req.goarch} (prepared: {prepared}). "
+            f"An operator can add it: python -m worker.toolchains install {tc.version} --goarch {req.goarch} {env}"
+        )
 
 
 def check_imports(tc: toolchains.Toolchain, req: CompileRequest) -> list[Diagnostic]:
@@ -190,6 +206,7 @@ def compile_request(req: CompileRequest) -> Analysis:
     started = time.perf_counter()
     tc = resolve_toolchain(req.go, req.goarch)
     lang = resolve_lang(tc, req.lang)
+    check_variant(tc, req)
     analysis = Analysis(go=tc.version, goarch=req.goarch, lang=lang, files=req.files, toolchain=f"go{tc.version}")
     import_errors = check_imports(tc, req)
     if import_errors:
@@ -212,7 +229,7 @@ def compile_request(req: CompileRequest) -> Analysis:
         write_sources(workdir, req.files)
         result = sandbox.run(
             runner_argv(tc, compiler_argv(tc, req, lang, workdir), marker),
-            env=compiler_env(tc, req.goarch),
+            env=compiler_env(tc, req.goarch, req.options),
             ro_paths=[tc.root],
             input_dir=workdir,
             cwd=str(workdir),
@@ -249,13 +266,26 @@ def compile_request(req: CompileRequest) -> Analysis:
         analysis.errors = parsed.errors
         if result.returncode != 0:
             analysis.status = "compile-error"
-            if not analysis.errors:
-                analysis.errors = [line for line in output.splitlines() if line.strip()][:50] or [
+            if not analysis.errors or any(e.startswith("usage: compile") for e in analysis.errors):
+                analysis.errors = _unpositioned_errors(output) or [
                     f"The compiler failed (exit status {result.returncode}) without a message."
                 ]
     analysis.timings.parse_ms = (time.perf_counter() - parse_start) * 1000
     analysis.timings.total_ms = (time.perf_counter() - started) * 1000
     return analysis
+
+
+def _unpositioned_errors(output: str) -> list[str]:
+    """The compiler's message when it stopped before compiling (a flag it does not know:
+    "invalid value … for flag -d", "flag provided but not defined"), without the usage
+    text it prints after it."""
+    lines = []
+    for line in output.splitlines():
+        if line.startswith("usage: compile"):
+            break
+        if line.strip():
+            lines.append(line)
+    return lines[:50]
 
 
 def _rewrite_paths(text: str, workdir: Path) -> str:

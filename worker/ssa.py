@@ -169,7 +169,7 @@ def ssa_html(request: compiler.CompileRequest, function: str, functions: Iterabl
         limits = dataclasses.replace(request.limits, output_bytes=MAX_HTML_BYTES + 4 * 1024**2)
         result = sandbox.run(
             runner,
-            env={**compiler.compiler_env(tc, request.goarch), "GOSSAFUNC": value, "GOSSADIR": SSA_DIR},
+            env={**compiler.compiler_env(tc, request.goarch, request.options), "GOSSAFUNC": value, "GOSSADIR": SSA_DIR},
             ro_paths=[tc.root],
             input_dir=workdir,
             cwd=str(workdir),

@@ -35,6 +35,7 @@ def request_of(comp, groups: tuple[str, ...], limits: sandbox.Limits | None = No
         lang=comp.lang,
         groups=groups,
         limits=limits or sandbox.Limits(),
+        options=comp.options,
     )
 
 

@@ -94,20 +94,32 @@ class Toolchain:
     def minor(self) -> int:
         return int(self.version.split(".")[1])
 
-    def std_dir(self, goarch: str) -> Path:
-        return self.root / "std" / goarch
+    def std_dir(self, goarch: str, variant: str = "") -> Path:
+        """The prepared standard library of GOARCH; a variant ("GOAMD64=v3") has its own."""
+        return self.root / "std" / (f"{goarch}+{variant}" if variant else goarch)
 
-    def importcfg(self, goarch: str) -> Path:
-        return self.std_dir(goarch) / "importcfg"
+    def importcfg(self, goarch: str, variant: str = "") -> Path:
+        return self.std_dir(goarch, variant) / "importcfg"
+
+    def variants(self, goarch: str) -> list[str]:
+        """Build-setting variants of GOARCH's standard library prepared here ("GOAMD64=v3", …)."""
+        std = self.root / "std"
+        if not std.is_dir():
+            return []
+        found = []
+        for path in sorted(std.glob(f"{goarch}+*")):
+            if (path / "importcfg").is_file() and (path / "pkg" / "runtime.a").is_file():
+                found.append(path.name.split("+", 1)[1])
+        return found
 
     def goarches(self) -> list[str]:
         return [
             a for a in GOARCHES if self.importcfg(a).is_file() and (self.std_dir(a) / "pkg" / "runtime.a").is_file()
         ]
 
-    def std_is_complete(self, goarch: str) -> bool:
+    def std_is_complete(self, goarch: str, variant: str = "") -> bool:
         """Every package file the importcfg names exists (a thorough check, for install)."""
-        cfg = self.importcfg(goarch)
+        cfg = self.importcfg(goarch, variant)
         if not cfg.is_file():
             return False
         paths = [line.split("=", 1)[1] for line in cfg.read_text().splitlines() if line.startswith("packagefile ")]
@@ -151,7 +163,7 @@ def get(version: str | None = None) -> Toolchain | None:
     return next((t for t in tcs if t.version == version), None)
 
 
-def _go_env(tc: Toolchain, goarch: str, gocache: Path) -> dict[str, str]:
+def _go_env(tc: Toolchain, goarch: str, gocache: Path, build_env: dict[str, str] | None = None) -> dict[str, str]:
     env = {
         "PATH": f"{tc.goroot / 'bin'}:/usr/bin:/bin",
         "HOME": str(gocache.parent),
@@ -164,6 +176,7 @@ def _go_env(tc: Toolchain, goarch: str, gocache: Path) -> dict[str, str]:
         "GOFLAGS": "-trimpath",
         "GOTELEMETRY": "off",
         "GOPROXY": "off",
+        **(build_env or {}),
     }
     return env
 
@@ -208,28 +221,31 @@ def install_go(version: str, log=print) -> Toolchain:
     return tc
 
 
-def prepare_std(tc: Toolchain, goarch: str, log=print) -> None:
-    """Build std for GOARCH once and copy its export data to a stable place."""
+def prepare_std(tc: Toolchain, goarch: str, log=print, build_env: dict[str, str] | None = None) -> None:
+    """Build std for GOARCH (with build settings, a variant of its own) once and copy its
+    export data to a stable place."""
     if goarch not in GOARCHES:
         raise ValueError(f"unsupported GOARCH {goarch!r}; choose one of {', '.join(GOARCHES)}")
-    if tc.std_is_complete(goarch):
+    variant = ",".join(f"{k}={v}" for k, v in sorted((build_env or {}).items()))
+    if tc.std_is_complete(goarch, variant):
         return
-    log(f"preparing the standard library of go{tc.version} for {goarch} (once; takes a while)")
-    out_dir = tc.std_dir(goarch)
-    staging = out_dir.with_name(goarch + ".tmp")
+    label = f"{goarch} {variant}".strip()
+    log(f"preparing the standard library of go{tc.version} for {label} (once; takes a while)")
+    out_dir = tc.std_dir(goarch, variant)
+    staging = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     (staging / "pkg").mkdir(parents=True)
     gocache = tc.root / "gocache"
     gocache.mkdir(exist_ok=True)
     proc = subprocess.run(
         [str(tc.go), "list", "-export", "-json=ImportPath,Export", "std"],
-        env=_go_env(tc, goarch, gocache),
+        env=_go_env(tc, goarch, gocache, build_env),
         capture_output=True,
         text=True,
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"go list -export std failed for {goarch}:\n{proc.stderr[-4000:]}")
+        raise RuntimeError(f"go list -export std failed for {label}:\n{proc.stderr[-4000:]}")
     lines = []
     decoder = json.JSONDecoder()
     text, pos = proc.stdout, 0
@@ -300,8 +316,14 @@ def build_runner(tc: Toolchain, log=print) -> Path:
     return tc.runner
 
 
-def install(version: str = DEFAULT_GO, goarches: list[str] | tuple[str, ...] = ("amd64",), log=print) -> Toolchain:
-    """Install (idempotently) under a lock: two installs at once would share build dirs."""
+def install(
+    version: str = DEFAULT_GO,
+    goarches: list[str] | tuple[str, ...] = ("amd64",),
+    log=print,
+    build_env: dict[str, str] | None = None,
+) -> Toolchain:
+    """Install (idempotently) under a lock: two installs at once would share build dirs.
+    With ``build_env`` (e.g. {"GOAMD64": "v3"}) that variant of std is prepared too."""
     toolchains_dir().mkdir(parents=True, exist_ok=True)
     with open(toolchains_dir() / ".install.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -309,6 +331,8 @@ def install(version: str = DEFAULT_GO, goarches: list[str] | tuple[str, ...] = (
         build_runner(tc, log=log)
         for goarch in goarches:
             prepare_std(tc, goarch, log=log)
+            if build_env:
+                prepare_std(tc, goarch, log=log, build_env=build_env)
         return tc
 
 
@@ -320,17 +344,27 @@ def main(argv: list[str] | None = None) -> int:
     p_install.add_argument(
         "--goarch", action="append", help=f"GOARCH to prepare (repeatable; 'all' = {' '.join(GOARCHES)})"
     )
+    p_install.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="also prepare std with this build setting (e.g. GOAMD64=v3; repeatable, all together one variant)",
+    )
     sub.add_parser("list", help="list installed toolchains")
     args = parser.parse_args(argv)
     if args.command == "install":
         goarches = args.goarch or ["amd64"]
         if "all" in goarches:
             goarches = list(GOARCHES)
-        tc = install(args.version, goarches)
-        print(f"go{tc.version}: {', '.join(tc.goarches())} ready in {tc.root}")
+        build_env = dict(item.split("=", 1) for item in args.env if "=" in item)
+        tc = install(args.version, goarches, build_env=build_env or None)
+        variants = [f"{a}+{v}" for a in tc.goarches() for v in tc.variants(a)]
+        print(f"go{tc.version}: {', '.join(tc.goarches() + variants)} ready in {tc.root}")
     else:
         for tc in installed():
-            print(f"{tc.version}\t{' '.join(tc.goarches())}\t{tc.root}")
+            variants = [f"{a}+{v}" for a in tc.goarches() for v in tc.variants(a)]
+            print(f"{tc.version}\t{' '.join(tc.goarches() + variants)}\t{tc.root}")
     return 0
 
 

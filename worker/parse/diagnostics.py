@@ -154,6 +154,54 @@ RULES: tuple[_Rule, ...] = (
         re.compile(r"^(?P<function>.+?) ignoring self-assignment in (?P<subject>.+)$"),
         lambda m: {"subject": m["subject"], "in": m["function"], "note": "self-assignment"},
     ),
+    # Lines some flags add (worker/flags.py): -d=ssa/prove/debug, -d=defer, -d=closure,
+    # -d=append, -live, -d=escapemutationscalls, -d=escapedebug.
+    _Rule(
+        "prove",
+        re.compile(r"^(?P<what>Proved|Disproved) (?P<op>\w+)$"),
+        lambda m: {"subject": "", "op": m["op"], "proved": m["what"] == "Proved"},
+    ),
+    _Rule(
+        "prove",
+        re.compile(r"^Induction variable: limits (?P<limits>.+), increment (?P<increment>-?\d+)$"),
+        lambda m: {
+            "subject": "",
+            "note": "induction-variable",
+            "limits": m["limits"],
+            "increment": int(m["increment"]),
+        },
+    ),
+    _Rule(
+        "defer",
+        re.compile(r"^(?P<how>open-coded|stack-allocated|heap-allocated) defer$"),
+        lambda m: {"subject": "", "how": m["how"]},
+    ),
+    _Rule(
+        "closure",
+        re.compile(r"^(?P<where>stack|heap) closure, captured vars = \[(?P<vars>.*)\]$"),
+        lambda m: {"subject": "", "where": m["where"], "captured": m["vars"].split()},
+    ),
+    _Rule("closure", re.compile(r"^closure converted to global$"), lambda m: {"subject": "", "where": "global"}),
+    _Rule("append", re.compile(r"^append: (?P<how>.+)$"), lambda m: {"subject": "", "how": m["how"]}),
+    _Rule(
+        "liveness",
+        re.compile(r"^live at (?P<where>entry to \S+|call to \S+|indirect call|[^:]+?):(?: (?P<vars>.*))?$"),
+        lambda m: {"subject": "", "at": m["where"], "live": (m["vars"] or "").split()},
+    ),
+    _Rule(
+        "liveness",
+        re.compile(r"^stack object (?P<subject>\S+) (?P<type>.+)$"),
+        lambda m: {"subject": m["subject"], "stack_object": m["type"]},
+    ),
+    _Rule(
+        "param-use",
+        re.compile(r"^(?P<what>mutates|calls) param: (?P<subject>\S+) derefs=(?P<derefs>-?\d+)$"),
+        lambda m: {"subject": m["subject"], "use": m["what"], "derefs": int(m["derefs"])},
+    ),
+    _Rule(
+        "interface-conversion",
+        re.compile(r"^convert: using global for interface value: (?P<subject>.+)$"),
+    ),
     # Recognised lines without a kind of their own: kept as "other", named by details["note"].
     _Rule(
         "other",
