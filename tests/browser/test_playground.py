@@ -246,3 +246,21 @@ def test_per_function_summary_sorts_and_links_to_lines(page, live_server_url):
     assert frames == sorted(frames)
     first_name.locator("a").click()
     expect(page).to_have_url(re.compile(r"#L\d+$"))
+
+
+def test_flags_in_the_page_reach_the_compiler_the_permalink_and_a_comparison(page, live_server_url):
+    open_playground(page, live_server_url)
+    set_source(page, PROGRAM)
+    page.fill("#flags-input", "-l")
+    compile_and_wait(page)
+    expect(page).to_have_url(re.compile(r"/s/\w+$"))
+    # without inlining, newT is called: no "inlined" marker anywhere
+    expect(page.locator('#result .marker[data-kind="inlining-call"]')).to_have_count(0)
+    page.reload()  # the permalink, read-only, names its flags
+    expect(page.locator(".readonly-banner")).to_contain_text("flags -l")
+    # the same program without -l, one click away: the compare form offers the other side
+    page.fill('input[name="b_flags"]', "")
+    page.click("#compare-variant-button")
+    expect(page).to_have_url(re.compile(r"/c/\w+/\w+$"))
+    page.wait_for_selector(".compare-rows, #compare-headline", timeout=60_000)
+    expect(page.locator("body")).to_contain_text("inlining call to newT")
