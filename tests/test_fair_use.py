@@ -159,6 +159,7 @@ def test_compile_bombs_of_one_client_do_not_delay_another_clients_program(tmp_pa
             as_client("bob"), "POST", "/api/v1/compile", {"source": small_program("bob"), "wait": 10}
         )
         waited = time.monotonic() - started
+        print(f"Bob waited {waited:.2f} s while Alice had six costly programs queued")
         assert status == 200 and body["status"] == "done", body
         assert waited < 3.0, f"Bob waited {waited:.1f} s behind Alice's programs"
         for comp_id in bombs:  # hers end too: in the slow lane, limit hit

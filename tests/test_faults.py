@@ -63,6 +63,7 @@ def test_a_killed_pool_process_is_run_again_at_once(stack):
     killed = time.monotonic()
     result = stack.wait_until_ended(comp_id, timeout=60)
     assert result["status"] == "done", result
+    print(f"pool process killed: done {time.monotonic() - killed:.1f} s later")
     # Celery reported the lost process: queued again at once, not after the lease.
     assert time.monotonic() - killed < LEASE - 5
     assert Compilation.objects.get(pk=comp_id).lane == "slow"  # a second run counts as costly
@@ -87,6 +88,9 @@ def test_kill_9_of_a_worker_mid_compile_ends_every_submission(stack, with_pool):
         result = stack.wait_until_ended(comp_id, timeout=LEASE + 40)
         assert result["status"] == "done", result
     assert time.monotonic() - started < LEASE + 40
+    print(
+        f"worker killed ({'with' if with_pool else 'without'} its pool): all done {time.monotonic() - started:.1f} s later"
+    )
     assert job.attempts == 1
     assert not Job.objects.exists()
 
@@ -104,9 +108,11 @@ def test_a_redis_restart_loses_nothing_and_is_a_503_meanwhile(stack):
     assert status == 503 and health["broker"]["ok"] is False and health["database"]["ok"] is True
 
     stack.redis.start()
+    restarted = time.monotonic()
     stack.fast = stack.worker("ee.fast,ee.format", 2).start()
     for comp_id in ids:
         assert stack.wait_until_ended(comp_id, timeout=60)["status"] == "done"
+    print(f"Redis restarted: the 5 queued programs done {time.monotonic() - restarted:.1f} s later")
     assert Compilation.objects.filter(pk__in=ids, status="done").count() == 5
     assert stack.request("GET", "/healthz")[0] == 200
 
@@ -150,7 +156,9 @@ def test_a_database_locked_for_25_s_delays_results_but_loses_none(stack):
         assert status in (400, 503)
     finally:
         holder.join()
+    released = time.monotonic()
     result = stack.wait_until_ended(comp_id, timeout=60)
+    print(f"database locked 25 s: the result stored {time.monotonic() - released:.1f} s after the lock")
     assert result["status"] == "done", result  # the worker kept its result until it could store it
     refused_id = Compilation.objects.filter(source=small_program("locked")).first()
     assert refused_id is None  # the refused submission left nothing half-stored
