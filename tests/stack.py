@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -201,6 +202,16 @@ class Stack:
             return status, headers, json.loads(body)
         except json.JSONDecodeError:
             return status, headers, body
+
+    def post_form(self, path: str, fields: dict, timeout: float = 60):
+        """A form POST as a browser without JavaScript sends it: (status, headers, text)."""
+        data = urllib.parse.urlencode(fields).encode()
+        req = urllib.request.Request(self.url + path, data=data, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read().decode()
 
     def submit(self, source: str, **fields) -> str:
         status, _, body = self.request("POST", "/api/v1/compile", {"source": source, **fields})
