@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from worker.compare import Decision, Diff, Side, short_name
 from worker.flags import parse_env_text, parse_flag_text
 from worker.inputs import InvalidInput, compiled_files, split_files
-from worker.review import Links, describe, position, render_markdown
+from worker.review import Links, describe, position, render_markdown, settings
 
 from . import submissions
 from .clients import client_of
@@ -245,4 +245,4 @@ def _pane(side: str, label: str, comp: Compilation, info: Side, own: list[Decisi
         for f in files
     ]
     problem = "" if info.ok else "; ".join(info.errors) or info.status
-    return SourcePane(side, f"{label}: Go {info.go} · {info.goarch} · {info.lang}", comp, panes, problem)
+    return SourcePane(side, f"{label}: {settings(info)}", comp, panes, problem)

@@ -227,3 +227,12 @@ def test_the_flags_list_and_the_page_field(live_server_url):
     status, toolchains = request("GET", f"{live_server_url}/api/v1/toolchains")
     newest = next(t for t in toolchains["toolchains"] if t["version"] == NEWEST_GO)
     assert "GOAMD64=v3" in newest["variants"]["amd64"]
+
+
+def test_the_review_cli_compares_a_program_without_and_with_a_flag(tmp_path, capsys):
+    from worker.review_cli import main
+
+    (tmp_path / "p.go").write_text(PROGRAM)
+    assert main([str(tmp_path / "p.go"), str(tmp_path / "p.go"), "--flags=", "--flags=-l", "--format", "text"]) == 0
+    out = capsys.readouterr().out
+    assert "after:  Go 1.27.3 · amd64 · go1.27 · -l" in out and "inlining call to newT" in out

@@ -123,6 +123,7 @@ class Analysis:
     errors: list[str] = field(default_factory=list)  # user-facing errors (compile errors, limits hit)
     status: str = "ok"  # ok | compile-error | invalid-input | limit | internal-error
     limit: str = ""  # with status "limit": which one (time, cpu, memory, output, file)
+    options: str = ""  # the compiler flags and build settings the request added ("-l GOAMD64=v3"), or ""
     toolchain: str = ""  # full `go version` string
     timings: Timings = field(default_factory=Timings)
     raw_output: str = ""  # the compiler's combined stdout/stderr (sandbox paths rewritten)

@@ -148,6 +148,7 @@ class Side:
     status: str
     errors: tuple[str, ...]
     files: tuple[str, ...]
+    options: str = ""  # flags and build settings added ("-l GOAMD64=v3")
 
     @property
     def ok(self) -> bool:
@@ -366,6 +367,7 @@ def side_of(analysis: Analysis) -> Side:
         status=analysis.status,
         errors=tuple(analysis.errors),
         files=tuple(f.name for f in analysis.files),
+        options=analysis.options,
     )
 
 

@@ -207,7 +207,14 @@ def compile_request(req: CompileRequest) -> Analysis:
     tc = resolve_toolchain(req.go, req.goarch)
     lang = resolve_lang(tc, req.lang)
     check_variant(tc, req)
-    analysis = Analysis(go=tc.version, goarch=req.goarch, lang=lang, files=req.files, toolchain=f"go{tc.version}")
+    analysis = Analysis(
+        go=tc.version,
+        goarch=req.goarch,
+        lang=lang,
+        files=req.files,
+        toolchain=f"go{tc.version}",
+        options=req.options.describe(),
+    )
     import_errors = check_imports(tc, req)
     if import_errors:
         analysis.status = "compile-error"

@@ -53,7 +53,7 @@ def position(d: Decision) -> str:
 
 
 def settings(side: Side) -> str:
-    return f"Go {side.go} · {side.goarch} · {side.lang}"
+    return f"Go {side.go} · {side.goarch} · {side.lang}" + (f" · {side.options}" if side.options else "")
 
 
 # --- JSON ------------------------------------------------------------------------------

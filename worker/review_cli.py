@@ -31,6 +31,7 @@ from pathlib import Path
 from .analysis import Analysis, SourceFile
 from .compare import compare
 from .compiler import CompileRequest, compile_request
+from .flags import build_options, parse_flag_text
 from .inputs import InvalidInput, decode_source, join_files, split_files
 from .review import Links, diff_payload, render_markdown, render_text
 
@@ -47,6 +48,7 @@ class Settings:
     go: str | None
     goarch: str
     lang: str | None
+    flags: tuple[str, ...] = ()  # compiler flags of that side (worker/flags.py)
 
 
 @dataclass
@@ -83,7 +85,9 @@ def per_side(values: list[str] | None, default: str | None) -> tuple[str | None,
 
 
 def compile_locally(files: list[SourceFile], settings: Settings) -> Compiled:
-    return Compiled(compile_request(CompileRequest(files, go=settings.go, goarch=settings.goarch, lang=settings.lang)))
+    options = build_options(list(settings.flags), None, settings.goarch)
+    request = CompileRequest(files, go=settings.go, goarch=settings.goarch, lang=settings.lang, options=options)
+    return Compiled(compile_request(request))
 
 
 class Busy(Exception):
@@ -103,6 +107,8 @@ class Server:
     def compile(self, files: list[SourceFile], settings: Settings) -> Compiled:
         request = {"source": join_files(files), "goarch": settings.goarch, "wait": 10}
         request |= {k: v for k, v in (("go", settings.go), ("lang", settings.lang)) if v}
+        if settings.flags:
+            request["flags"] = list(settings.flags)
         submitted = self._call("POST", "/api/v1/compile", request)
         deadline = time.monotonic() + self.timeout
         delay = 0.1
@@ -189,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--go", action="append", help="toolchain version; once for both sides or twice (before, after)")
     parser.add_argument("--goarch", action="append", help="GOARCH (default amd64); once or twice")
     parser.add_argument("--lang", action="append", help="language version, e.g. go1.21; once or twice")
+    parser.add_argument(
+        "--flags",
+        action="append",
+        help='compiler flags, e.g. "-l -d=escapedebug=1"; once for both sides or twice (before, after: "" for none)',
+    )
     parser.add_argument("--server", metavar="URL", help="compile on this Escape Explorer server instead of locally")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for a server's result")
     parser.add_argument(
@@ -209,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sides = [read_side(args.before), read_side(args.after)]
         gos, goarches, langs = per_side(args.go, None), per_side(args.goarch, "amd64"), per_side(args.lang, None)
-        settings = [Settings(gos[i], goarches[i] or "amd64", langs[i]) for i in (0, 1)]
+        flag_sides = per_side(args.flags, "")
+        settings = [
+            Settings(gos[i], goarches[i] or "amd64", langs[i], tuple(parse_flag_text(flag_sides[i] or "")))
+            for i in (0, 1)
+        ]
         if args.server:
             server = Server(args.server, args.timeout, args.token)
             a, b = (server.compile(files, s) for files, s in zip(sides, settings, strict=True))
