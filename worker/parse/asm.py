@@ -61,6 +61,7 @@ HEAP_ALLOC_PREFIXES: tuple[str, ...] = (
     "makechan",
     "mapassign",  # may allocate when the map grows
     "concatstring",
+    "concatbyte",  # []byte(a + b): concatbyte2…5, concatbytes (newer Go; 1.21 converts the string)
     "convT",  # convT, convT16/32/64, convTstring, convTslice, convTnoptr (not convI2I)
     "slicebytetostring",
     "slicerunetostring",
@@ -69,6 +70,7 @@ HEAP_ALLOC_PREFIXES: tuple[str, ...] = (
     "intstring",
     "newproc",  # a goroutine
     "deferproc",  # a heap-allocated defer record
+    "deferrangefunc",  # a defer in a range-over-func body: its record's head, always new (Go 1.23+)
 )
 HEAP_ALLOC_EXCLUDED = frozenset({"slicebytetostringtmp", "deferprocStack", "makemap_smallNoAlloc"})
 
