@@ -21,3 +21,6 @@ lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
 editor:         ## rebuild the CodeMirror bundle (needs npm; the built file is committed)
 	cd static/editor-src && npm ci && npm run build
+.PHONY: errorcheck
+errorcheck:     ## errorcheck tests, raw compiler vs explorer: ours, and the Go repository's with GO_TEST_DIR=<copy of its test/>
+	.venv/bin/python -m pytest tests/test_errorcheck.py -q -s
