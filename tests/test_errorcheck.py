@@ -205,14 +205,9 @@ def test_go_repository_errorcheck_files():
     assert all(re.search(r"\w", r.skipped or r.refused or "ok") for r in results)
 
 
-# --- gaps found with this harness, in the engine (outside these files) -----------------
+# --- gaps this harness found in the engine, fixed; kept as regression tests -------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker/parse/diagnostics.py: the '-m=3' lines 'file:line:col:[N] f stmt: …' have no ': ' after the "
-    "column, so POSITION_RE does not take them; they end in ParsedOutput.unparsed and the explorer never shows them",
-)
 def test_m3_statement_lines_are_shown(tmp_path):
     case = tmp_path / "m3.go"
     case.write_text(
@@ -225,11 +220,6 @@ def test_m3_statement_lines_are_shown(tmp_path):
     assert not result.gaps, "\n".join(result.describe_gap(i) for i in result.gaps)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker/compiler.py: the user's -m comes after the engine's -m=2, and -m is a counting flag in "
-    "cmd/compile (each bare -m adds one), so -m runs the compiler at level 3, not 1",
-)
 def test_a_bare_m_flag_asks_for_level_one():
     from worker.compiler import compile_request
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import line_directives, sandbox, toolchains
 from .analysis import Analysis, Diagnostic, SourceFile
-from .flags import BuildOptions
+from .flags import BuildOptions, uses_m
 from .inputs import InvalidInput, compiled_files, find_imports, is_go_file, package_name
 from .loops import mark_loops
 from .parse import logopt as logopt_parse
@@ -121,7 +121,8 @@ def compiler_argv(tc: toolchains.Toolchain, req: CompileRequest, lang: str, work
         "-nolocalimports",
         "-pack",
     ]
-    if "escape" in req.groups or "inline" in req.groups:
+    # -m counts: a bare -m after the engine's -m=2 would make 3. The user's -m replaces ours.
+    if ("escape" in req.groups or "inline" in req.groups) and not uses_m(req.options.flags):
         argv.append("-m=2")
     argv += debug_flags(tc, lang, req.groups)
     if "asm" in req.groups:

@@ -108,7 +108,7 @@ def _attribute_compile_notes(text: str, diagnostics: list[Diagnostic], functions
             pending = 0
             continue
         m = POSITION_RE.match(line)
-        if m and (known := classify(m["msg"])) and known[0] in _COMPILE_NOTES:
+        if m and m["msg"] is not None and (known := classify(m["msg"])) and known[0] in _COMPILE_NOTES:
             pending += 1
     notes = [d for d in diagnostics if d.kind in _COMPILE_NOTES and d.line]
     if pending or not names or len(names) != len(notes):
