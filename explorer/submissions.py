@@ -208,27 +208,30 @@ def request_ssa(comp: Compilation, function: str, client: Client) -> SSADump:
 
 # --- waiting briefly for a result ----------------------------------------------------------
 
-_slots_lock = threading.Lock()
-_slots: threading.BoundedSemaphore | None = None
+_pools_lock = threading.Lock()
+_pools: dict[str, threading.BoundedSemaphore] = {}
+
+
+def _pool(setting: str) -> threading.BoundedSemaphore:
+    """This process's places to wait (WAIT_SLOTS for results, FORMAT_SLOTS for gofmt),
+    made on first use from the settings; reset() forgets them (tests change the sizes)."""
+    with _pools_lock:
+        if setting not in _pools:
+            _pools[setting] = threading.BoundedSemaphore(max(1, getattr(settings, setting)))
+        return _pools[setting]
 
 
 def _wait_slots() -> threading.BoundedSemaphore:
-    global _slots
-    with _slots_lock:
-        if _slots is None:
-            _slots = threading.BoundedSemaphore(max(1, settings.WAIT_SLOTS))
-    return _slots
-
-
-_format_pool: threading.BoundedSemaphore | None = None
+    return _pool("WAIT_SLOTS")
 
 
 def _format_slots() -> threading.BoundedSemaphore:
-    global _format_pool
-    with _slots_lock:
-        if _format_pool is None:
-            _format_pool = threading.BoundedSemaphore(max(1, settings.FORMAT_SLOTS))
-    return _format_pool
+    return _pool("FORMAT_SLOTS")
+
+
+def reset_waiting_places() -> None:
+    with _pools_lock:
+        _pools.clear()
 
 
 def wait_for(work: Compilation | SSADump, seconds: float | None = None) -> Compilation | SSADump:

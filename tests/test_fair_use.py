@@ -109,7 +109,7 @@ def test_waiting_is_bounded_by_free_web_capacity(settings, broker):
     """With every waiting place of the process taken, a request answers at once (pending)
     instead of holding one more thread."""
     settings.WAIT_SLOTS = 1
-    submissions._slots = None  # a semaphore of the new size
+    submissions.reset_waiting_places()  # a semaphore of the new size
     comp = Compilation.objects.create(id="a" * 16, source="package main\n", go="1.27.3", goarch="amd64", lang="go1.27")
     holder = threading.Thread(target=submissions.wait_for, args=(comp, 3.0))
     holder.start()
@@ -119,7 +119,7 @@ def test_waiting_is_bounded_by_free_web_capacity(settings, broker):
     submissions.wait_for(other, 3.0)
     assert time.monotonic() - started < 0.5  # did not wait: no place was free
     holder.join()
-    submissions._slots = None
+    submissions.reset_waiting_places()
 
 
 @pytest.mark.e2e
