@@ -81,20 +81,29 @@ def _targets(job: Job):
 # --- creating and waking ----------------------------------------------------------------
 
 
-def create(kind: str, target: str, ticket: admission.Ticket, lane: str) -> Job:
+def create(kind: str, target: str, ticket: admission.Ticket, lane: str, go: str) -> Job:
     """The Job row of admitted work; call inside the transaction that stores its target."""
-    return Job.objects.create(kind=kind, target=target, client=ticket.client, lane=lane, fair_order=ticket.fair_order)
+    return Job.objects.create(
+        kind=kind, target=target, client=ticket.client, lane=lane, go=go, fair_order=ticket.fair_order
+    )
 
 
-def wake(lane: str, count: int = 1) -> int:
-    """Tell ``count`` workers of ``lane`` there is work. Best effort: returns how many
-    messages were sent (the reconciler sends what a broker fault swallowed)."""
+def queue_for(lane: str, go: str) -> str:
+    """The Celery queue of one lane and toolchain: ``ee.fast.go1.27.3``. A worker started
+    with ``-Q ee.fast`` consumes the queue of each toolchain installed on its host
+    (worker/tasks.py), so work for a toolchain reaches only workers that have it."""
+    return f"{settings.LANE_QUEUES[lane]}.go{go}" if go else settings.LANE_QUEUES[lane]
+
+
+def wake(lane: str, go: str = "", count: int = 1) -> int:
+    """Tell ``count`` workers of ``lane`` (and toolchain ``go``) there is work. Best effort:
+    returns how many messages were sent (the reconciler sends what a broker fault swallowed)."""
     from explorer.celery import app
 
     sent = 0
     for _ in range(count):
         try:
-            app.send_task("worker.run_next", args=[lane], queue=settings.LANE_QUEUES[lane], retry=False)
+            app.send_task("worker.run_next", args=[lane, go], queue=queue_for(lane, go), retry=False)
             sent += 1
         except Exception as exc:  # broker down: the job waits in the table for the reconciler
             log.warning("could not wake the %s lane: %s", lane, exc)
@@ -102,22 +111,63 @@ def wake(lane: str, count: int = 1) -> int:
     return sent
 
 
-def eligible_count(lane: str, older_than: float = 0.0) -> int:
-    """Queued jobs of ``lane`` a worker may take now (their client is below its running cap)."""
-    queued = Job.objects.filter(state=Job.State.QUEUED, lane=lane)
+def eligible_count(lane: str, go: str, older_than: float = 0.0) -> int:
+    """Queued jobs of ``lane`` and toolchain ``go`` a worker may take now (their client is
+    below its running cap)."""
+    queued = Job.objects.filter(state=Job.State.QUEUED, lane=lane, go=go)
     if older_than:
         queued = queued.filter(created__lt=timezone.now() - timedelta(seconds=older_than))
     return queued.exclude(client__in=_busy_clients(lane)).count()
 
 
-def wake_if_owed(lane: str) -> None:
+def wake_if_owed(lane: str, go: str) -> None:
     """One more wake-up when more work may be taken than wake-ups are waiting."""
     try:
-        waiting = eligible_count(lane)
-        if waiting and waiting > _queue_length(lane):
-            wake(lane)
+        waiting = eligible_count(lane, go)
+        if waiting and waiting > _queue_length(lane, go):
+            wake(lane, go)
     except (broker.BrokerDown, DatabaseError) as exc:
         log.warning("could not check the %s lane for more work: %s", lane, exc)
+
+
+SERVES_PREFIX = "ee:serves:"
+
+
+def served(lane: str, go: str) -> bool | None:
+    """Does a live worker consume this lane's queue for toolchain ``go``? None when no
+    worker at all reported lately (a cluster starting: the job waits, within limits)."""
+    now = time.time()
+    since = now - SERVES_TTL
+    try:
+        anyone, this = broker.call(
+            lambda c: (
+                c.pipeline()
+                .zcount(SERVES_PREFIX + "*", since, "+inf")
+                .zcount(SERVES_PREFIX + queue_for(lane, go), since, "+inf")
+                .execute()
+            )
+        )
+    except broker.BrokerDown:
+        return None
+    if this:
+        return True
+    return False if anyone else None
+
+
+SERVES_TTL = 30.0
+
+
+def announce(queues: list[str], who: str) -> None:
+    """A worker says which queues it consumes (every few seconds, from its heartbeat)."""
+    now = time.time()
+    try:
+        pipe = broker.client().pipeline()
+        for name in [*queues, "*"]:
+            pipe.zadd(SERVES_PREFIX + name, {who: now}).expire(SERVES_PREFIX + name, int(SERVES_TTL * 4))
+            pipe.zremrangebyscore(SERVES_PREFIX + name, "-inf", now - SERVES_TTL * 2)
+        broker.call(lambda _c: pipe.execute())
+    except broker.BrokerDown:
+        pass
 
 
 # --- a worker's side -----------------------------------------------------------------------
@@ -133,10 +183,13 @@ def _busy_clients(lane: str) -> list[str]:
     return [row["client"] for row in running]
 
 
-def claim(lane: str, worker: str, task_id: str = "") -> Job | None:
-    """Take the best queued job of ``lane``, or None when there is none this worker may take."""
+def claim(lane: str, worker: str, task_id: str = "", go: str | None = None) -> Job | None:
+    """Take the best queued job of ``lane`` (for toolchain ``go``, when given), or None when
+    there is none this worker may take."""
     for _ in range(8):
         candidates = Job.objects.filter(state=Job.State.QUEUED, lane=lane).exclude(client__in=_busy_clients(lane))
+        if go is not None:
+            candidates = candidates.filter(go=go)
         job = candidates.order_by("fair_order", "id").only("id").first()
         if job is None:
             return None
@@ -206,7 +259,7 @@ def escalate(job: Job) -> None:
     with_database_retries(write)
     log.info("job %s moved to the slow lane", job, extra={"job": job.target, "kind": job.kind, "client": job.client})
     remember_costly(job.client)
-    wake(Lane.SLOW)
+    wake(Lane.SLOW, job.go)
 
 
 COSTLY_PREFIX = "ee:costly:"
@@ -267,7 +320,7 @@ def lost(job: Job, why: str) -> str:
         admission.release(job.member, job.client)
         notify(job)
     else:
-        wake(Lane.SLOW)
+        wake(Lane.SLOW, job.go)
     return outcome
 
 
@@ -306,8 +359,24 @@ def _process_alive(pid: int) -> bool:
         return True
 
 
-def _queue_length(lane: str) -> int:
-    return int(broker.call(lambda c: c.llen(settings.LANE_QUEUES[lane])))
+def _queue_length(lane: str, go: str) -> int:
+    return int(broker.call(lambda c: c.llen(queue_for(lane, go))))
+
+
+UNSERVED_MESSAGE = (
+    "No worker for Go {go} ({lane} lane) is running, so nothing could compile this. "
+    "Run it again later, or choose another Go version."
+)
+
+
+def _expire(job: Job, message: str) -> None:
+    with transaction.atomic():
+        _targets(job).filter(OVERWRITABLE).update(
+            status=Status.FAILED, failure=Failure.EXPIRED, error=message, finished=timezone.now()
+        )
+        Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).delete()
+    admission.release(job.member, job.client)
+    notify(job)
 
 
 def reconcile() -> dict[str, int]:
@@ -323,32 +392,37 @@ def reconcile() -> dict[str, int]:
         if expired or dead_here:
             lost(job, "lease expired" if expired else f"process {pid} is gone")
             counts["lost"] += 1
-    # 2. Jobs that waited too long in total: failed with a reason, never left hanging.
+    # 2. Jobs that waited too long in total, or whose toolchain no running worker serves
+    #    any more: failed with a reason, never left hanging.
     too_old = now - timedelta(seconds=settings.MAX_QUEUE_SECONDS)
     for job in Job.objects.filter(state=Job.State.QUEUED, created__lt=too_old):
-        with transaction.atomic():
-            _targets(job).filter(OVERWRITABLE).update(
-                status=Status.FAILED,
-                failure=Failure.EXPIRED,
-                error=EXPIRED_MESSAGE.format(minutes=round(settings.MAX_QUEUE_SECONDS / 60), lane=job.lane),
-                finished=now,
-            )
-            Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).delete()
-        admission.release(job.member, job.client)
-        notify(job)
+        _expire(job, EXPIRED_MESSAGE.format(minutes=round(settings.MAX_QUEUE_SECONDS / 60), lane=job.lane))
         counts["expired"] += 1
+    waited = now - timedelta(seconds=settings.UNSERVED_SECONDS)
+    unserved = Job.objects.filter(state=Job.State.QUEUED, created__lt=waited).exclude(go="")
+    for lane, go in unserved.values_list("lane", "go").distinct():
+        if served(lane, go) is False:
+            for job in unserved.filter(lane=lane, go=go):
+                _expire(job, UNSERVED_MESSAGE.format(go=go, lane=lane))
+                counts["expired"] += 1
     # 3. Targets left queued or running without a job (a crash between two writes, an
     #    old row from before the queue of record): queued again.
     settle = now - timedelta(seconds=30)
     for kind, model in TARGETS.items():
         pending = model.objects.filter(status__in=[Status.QUEUED, Status.RUNNING], created__lt=settle)
         with_jobs = Job.objects.filter(kind=kind).values_list("target", flat=True)
-        for target in pending.exclude(pk__in=[_pk_value(kind, t) for t in with_jobs]).only("pk", "created"):
+        for target in pending.exclude(pk__in=[_pk_value(kind, t) for t in with_jobs]):
             lane = getattr(target, "lane", Lane.FAST)
+            go = target.go if kind == Job.Kind.COMPILE else target.compilation.go
             try:
                 with transaction.atomic():
                     Job.objects.create(
-                        kind=kind, target=str(target.pk), client="reconciler", lane=lane, fair_order=time.time()
+                        kind=kind,
+                        target=str(target.pk),
+                        client="reconciler",
+                        lane=lane,
+                        go=go,
+                        fair_order=time.time(),
                     )
                     model.objects.filter(pk=target.pk).update(status=Status.QUEUED, started=None, created=now)
             except IntegrityError:
@@ -357,11 +431,11 @@ def reconcile() -> dict[str, int]:
     # 4. With the broker: as many wake-up messages as there is work a worker may take,
     #    and the admission sets matching the table (both lost when Redis restarts).
     try:
-        for lane in Lane.values:
-            waiting = eligible_count(lane, older_than=2.0)
-            missing = waiting - _queue_length(lane) if waiting else 0
+        for lane, go in Job.objects.filter(state=Job.State.QUEUED).values_list("lane", "go").distinct():
+            waiting = eligible_count(lane, go, older_than=2.0)
+            missing = waiting - _queue_length(lane, go) if waiting else 0
             if missing > 0:
-                counts["woken"] += wake(lane, min(missing, 100))
+                counts["woken"] += wake(lane, go, min(missing, 100))
         live = [(j.member, j.client, j.created.timestamp()) for j in Job.objects.all()]
         admission.resync(live)
     except broker.BrokerDown as exc:

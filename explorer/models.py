@@ -207,6 +207,7 @@ class Job(models.Model):
     target = models.CharField(max_length=32)  # Compilation.id, or str(SSADump.pk)
     client = models.CharField(max_length=64)  # who asked (explorer/clients.py), for fair shares
     lane = models.CharField(max_length=4, choices=Lane.choices, default=Lane.FAST)
+    go = models.CharField(max_length=16, blank=True)  # the toolchain it needs: only workers that have it take it
     fair_order = models.FloatField()  # start-time fair queuing stamp: workers take the lowest first
     state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)  # runs started

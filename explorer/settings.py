@@ -188,6 +188,8 @@ CLIENT_MAX_RUNNING = _env_int("EXPLORER_CLIENT_MAX_RUNNING", 1)
 COSTLY_AFTER = _env_int("EXPLORER_COSTLY_AFTER", 2)
 MAX_ATTEMPTS = _env_int("EXPLORER_MAX_ATTEMPTS", 3)  # runs of one job before it fails as lost
 MAX_QUEUE_SECONDS = _env_float("EXPLORER_MAX_QUEUE_SECONDS", 600.0)  # then it fails as expired
+# A queued job whose toolchain no live worker serves fails (expired) after this long.
+UNSERVED_SECONDS = _env_float("EXPLORER_UNSERVED_SECONDS", 60.0)
 RECONCILE_SECONDS = _env_float("EXPLORER_RECONCILE_SECONDS", 5.0)  # 0: no reconciler thread in workers
 RESULT_WRITE_SECONDS = _env_float("EXPLORER_RESULT_WRITE_SECONDS", 90.0)  # a worker retries storing a result
 

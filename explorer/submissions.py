@@ -71,8 +71,16 @@ def check_settings(go: str | None, goarch: str | None, lang: str | None) -> None
         raise InvalidInput(f"Language version {lang[:40]!r} is not of the form go1.N (for example go1.22).")
 
 
-def _admit(kind: str, target: str, client: Client, lane: str) -> admission.Ticket:
-    """A place in the queue, or ServiceBusy (429: the client's share; 503: the service's)."""
+def _admit(kind: str, target: str, client: Client, lane: str, go: str = "") -> admission.Ticket:
+    """A place in the queue, or ServiceBusy (429: the client's share; 503: the service's,
+    or no worker running serves this toolchain)."""
+    if go and jobs.served(lane, go) is False:
+        raise ServiceBusy(
+            f"No compiler for Go {go} is running right now ({lane} lane): its workers are down or none "
+            "serves it. Try again later, or choose another Go version.",
+            30,
+            status=503,
+        )
     # A token's larger share, but never more than a quarter of the whole queue.
     share = min(settings.MAX_CLIENT_JOBS * client.factor, max(settings.MAX_CLIENT_JOBS, settings.MAX_QUEUED_JOBS // 4))
     cost = 1.0 if lane == Lane.FAST else 4.0
@@ -119,7 +127,7 @@ def submit(
     if comp is not None:
         return _requeue(comp, client, Lane.FAST) if comp.may_retry else comp
     lane = jobs.lane_for(client.id)
-    ticket = _admit(Job.Kind.COMPILE, key, client, lane)
+    ticket = _admit(Job.Kind.COMPILE, key, client, lane, tc.version)
     try:
         with transaction.atomic():
             comp = Compilation.objects.create(
@@ -133,14 +141,14 @@ def submit(
                 env=" ".join(f"{k}={v}" for k, v in options.env),
                 lane=lane,
             )
-            jobs.create(Job.Kind.COMPILE, key, ticket, lane)
+            jobs.create(Job.Kind.COMPILE, key, ticket, lane, tc.version)
     except IntegrityError:  # the same input submitted at the same moment
         admission.release(ticket.member, ticket.client)
         return Compilation.objects.get(pk=key)
     except Exception:
         admission.release(ticket.member, ticket.client)
         raise
-    jobs.wake(lane)
+    jobs.wake(lane, tc.version)
     return comp
 
 
@@ -154,20 +162,20 @@ def rerun(comp: Compilation, client: Client) -> Compilation:
 
 
 def _requeue(comp: Compilation, client: Client, lane: str) -> Compilation:
-    ticket = _admit(Job.Kind.COMPILE, comp.pk, client, lane)
+    ticket = _admit(Job.Kind.COMPILE, comp.pk, client, lane, comp.go)
     try:
         with transaction.atomic():
             changed = Compilation.objects.filter(pk=comp.pk, status=Status.FAILED).update(
                 status=Status.QUEUED, failure="", error="", started=None, finished=None, created=timezone.now()
             )
             if changed:
-                jobs.create(Job.Kind.COMPILE, comp.pk, ticket, lane)
+                jobs.create(Job.Kind.COMPILE, comp.pk, ticket, lane, comp.go)
     except IntegrityError:
         changed = 0
     if not changed:  # someone else re-queued it at the same moment
         admission.release(ticket.member, ticket.client)
     else:
-        jobs.wake(lane)
+        jobs.wake(lane, comp.go)
     comp.refresh_from_db()
     return comp
 
@@ -191,8 +199,8 @@ def request_ssa(comp: Compilation, function: str, client: Client) -> SSADump:
             ):
                 raise IntegrityError("re-queued meanwhile")
             # Admitted inside the transaction: a refusal leaves no row behind.
-            ticket = _admit(Job.Kind.SSA, str(dump.pk), client, Lane.FAST)
-            jobs.create(Job.Kind.SSA, str(dump.pk), ticket, Lane.FAST)
+            ticket = _admit(Job.Kind.SSA, str(dump.pk), client, Lane.FAST, comp.go)
+            jobs.create(Job.Kind.SSA, str(dump.pk), ticket, Lane.FAST, comp.go)
     except IntegrityError:  # the same function asked for at the same moment
         if ticket is not None:
             admission.release(ticket.member, ticket.client)
@@ -201,7 +209,7 @@ def request_ssa(comp: Compilation, function: str, client: Client) -> SSADump:
         if ticket is not None:
             admission.release(ticket.member, ticket.client)
         raise
-    jobs.wake(Lane.FAST)
+    jobs.wake(Lane.FAST, comp.go)
     dump.refresh_from_db()
     return dump
 
@@ -311,7 +319,9 @@ def format_source(source: str, go: str | None) -> str:
         raise ServiceBusy("The server is busy formatting other programs. Try again in a moment.", 2, status=503)
     try:
         try:
-            pending = format_task.apply_async((text, go or None), queue=settings.FORMAT_QUEUE, retry=False)
+            version = go or (toolchains.get().version if toolchains.get() else "")
+            queue = f"{settings.FORMAT_QUEUE}.go{version}" if version else settings.FORMAT_QUEUE
+            pending = format_task.apply_async((text, version or None), queue=queue, retry=False)
         except Exception as exc:
             raise ServiceBusy(BROKER_DOWN, 10) from exc
         try:

@@ -150,7 +150,7 @@ def no_wakeups(monkeypatch):
     """The reconciler's broker side is tested with real processes (test_faults.py);
     here only its database rules, so its wake-up calls are counted, not sent."""
     sent: list[str] = []
-    monkeypatch.setattr(jobs, "wake", lambda lane, count=1: sent.extend([lane] * count) or count)
+    monkeypatch.setattr(jobs, "wake", lambda lane, go="", count=1: sent.extend([lane] * count) or count)
     return sent
 
 

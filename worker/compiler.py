@@ -238,7 +238,7 @@ def compile_request(req: CompileRequest) -> Analysis:
         result = sandbox.run(
             runner_argv(tc, compiler_argv(tc, req, lang, workdir), marker),
             env=compiler_env(tc, req.goarch, req.options),
-            ro_paths=[tc.root],
+            ro_paths=tc.sandbox_paths(),
             input_dir=workdir,
             cwd=str(workdir),
             limits=req.limits,
@@ -314,7 +314,7 @@ def format_source(files: list[SourceFile], go: str | None = None) -> list[Source
         result = sandbox.run(
             [str(tc.gofmt)],
             env={"GOROOT": str(tc.goroot)},
-            ro_paths=[tc.root],
+            ro_paths=tc.sandbox_paths(),
             stdin=f.text.encode("utf-8"),
             limits=sandbox.Limits(wall_seconds=10),
         )

@@ -170,7 +170,7 @@ def ssa_html(request: compiler.CompileRequest, function: str, functions: Iterabl
         result = sandbox.run(
             runner,
             env={**compiler.compiler_env(tc, request.goarch, request.options), "GOSSAFUNC": value, "GOSSADIR": SSA_DIR},
-            ro_paths=[tc.root],
+            ro_paths=tc.sandbox_paths(),
             input_dir=workdir,
             cwd=str(workdir),
             limits=limits,

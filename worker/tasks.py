@@ -146,7 +146,7 @@ def run_job(job) -> str:
 
 
 @shared_task(name="worker.run_next", bind=True, acks_late=True, ignore_result=True)
-def run_next(self, lane: str) -> int:
+def run_next(self, lane: str, go: str = "") -> int:
     """Take and run the best job of ``lane`` this worker may take, if any.
 
     One job per message: whatever else waits in the lane's queue (gofmt requests, other
@@ -155,11 +155,11 @@ def run_next(self, lane: str) -> int:
     """
     from explorer import jobs
 
-    job = jobs.claim(lane, jobs.worker_id(), self.request.id or "")
+    job = jobs.claim(lane, jobs.worker_id(), self.request.id or "", go=go or None)
     if job is None:
         return 0
     run_job(job)
-    jobs.wake_if_owed(lane)
+    jobs.wake_if_owed(lane, job.go)
     return 1
 
 
@@ -197,11 +197,13 @@ def _background_loop(stop: threading.Event, queues: list[str], concurrency: int)
     while not stop.is_set():
         close_old_connections()
         health.heartbeat(queues, concurrency)
-        jobs.reconcile_safely()
+        jobs.announce(queues, jobs.worker_id())
+        if settings.RECONCILE_SECONDS > 0:
+            jobs.reconcile_safely()
         if settings.PRUNE_EVERY_SECONDS > 0 and time.monotonic() >= next_prune:
             next_prune = time.monotonic() + settings.PRUNE_EVERY_SECONDS
             _prune_if_first()
-        stop.wait(settings.RECONCILE_SECONDS)
+        stop.wait(settings.RECONCILE_SECONDS or 5.0)
 
 
 def _prune_if_first() -> None:
@@ -241,10 +243,25 @@ def start_background(sender=None, **kwargs):
         concurrency = consumer.pool.num_processes if consumer.pool else 0
     except Exception:  # a worker without a consumer (tests, solo pools): report what we can
         pass
-    if settings.RECONCILE_SECONDS > 0:
-        threading.Thread(
-            target=_background_loop, args=(_stop, queues, concurrency), name="ee-reconciler", daemon=True
-        ).start()
+    threading.Thread(
+        target=_background_loop, args=(_stop, queues, concurrency), name="ee-reconciler", daemon=True
+    ).start()
+
+
+@signals.celeryd_after_setup.connect
+def consume_per_toolchain(sender=None, instance=None, **kwargs):
+    """A worker started with -Q ee.fast (a lane, or ee.format) also consumes that queue of
+    each toolchain installed on its host (ee.fast.go1.27.3, …): work for a toolchain only
+    reaches workers that have it (explorer/jobs.py queue_for)."""
+    from . import toolchains
+
+    queues = instance.app.amqp.queues
+    chosen = list(queues.consume_from) if queues.consume_from else []
+    bases = set(settings.LANE_QUEUES.values()) | {settings.FORMAT_QUEUE}
+    for name in chosen:
+        if name in bases:
+            for tc in toolchains.installed():
+                queues.select_add(f"{name}.go{tc.version}")
 
 
 @signals.worker_shutdown.connect

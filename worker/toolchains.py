@@ -94,6 +94,12 @@ class Toolchain:
     def minor(self) -> int:
         return int(self.version.split(".")[1])
 
+    def sandbox_paths(self) -> list[Path]:
+        """What a sandbox binds read-only for this toolchain: its directory and, when that is a
+        symbolic link (a host sharing toolchains), where it leads, which the importcfgs name."""
+        real = self.root.resolve()
+        return [self.root] if real == self.root else [self.root, real]
+
     def std_dir(self, goarch: str, variant: str = "") -> Path:
         """The prepared standard library of GOARCH; a variant ("GOAMD64=v3") has its own."""
         return self.root / "std" / (f"{goarch}+{variant}" if variant else goarch)
