@@ -30,6 +30,7 @@ urlpatterns = [
     # A function's symbol name may hold "/" (a generic's shape types): the raw route first.
     path("s/<cid:compilation_id>/ssa/<path:function>/raw", views.ssa_raw, name="ssa-raw"),
     path("s/<cid:compilation_id>/ssa/<path:function>", views.ssa_page, name="ssa"),
+    path("s/<cid:compilation_id>/graph/<path:function>", views.graph_page, name="graph"),
     path("kinds", views.kinds, name="kinds"),
     path("compare", review_views.compare_form, name="compare"),
     path("c/<cid:a>/<cid:b>", review_views.compare_page, name="compare-page"),

