@@ -6,7 +6,8 @@ import json
 import logging
 from typing import Literal
 
-from django.http import Http404, HttpRequest, JsonResponse
+import orjson
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, NinjaAPI, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict
@@ -219,7 +220,7 @@ def get_compilation(request: HttpRequest, compilation_id: str):
     # Serialised directly: validating a large analysis (thousands of instructions) through
     # the schema doubled the response time. tests/test_api_e2e.py checks the payload
     # against CompilationOut, so the documented schema and the response stay one.
-    return JsonResponse(compilation_payload(request, comp))
+    return HttpResponse(orjson.dumps(compilation_payload(request, comp)), content_type="application/json")
 
 
 @api.get("/toolchains", response={200: dict, **errors()})

@@ -18,10 +18,12 @@ import gzip
 import hashlib
 import json
 
+import orjson
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from worker.analysis import Analysis
 from worker.flags import BuildOptions
 
 # Bump when the engine's output for the same input changes (parser, flags): new ids.
@@ -144,7 +146,7 @@ class Compilation(WorkMixin):
         """The stored analysis (decompressed once per instance), or None."""
         cached = self.__dict__.get("_analysis", ...)
         if cached is ...:
-            cached = json.loads(gzip.decompress(bytes(self.analysis_gz))) if self.analysis_gz else None
+            cached = orjson.loads(gzip.decompress(bytes(self.analysis_gz))) if self.analysis_gz else None
             self.__dict__["_analysis"] = cached
         return cached
 
@@ -161,11 +163,12 @@ class Compilation(WorkMixin):
         return reverse("permalink", args=[self.id])
 
 
-def compress_analysis(analysis: dict | None) -> bytes | None:
+def compress_analysis(analysis: Analysis | dict | None) -> bytes | None:
+    """The stored form of an analysis: JSON (orjson serialises the dataclasses as they are,
+    the same JSON as ``Analysis.to_dict()``, some forty times faster), gzip'd."""
     if analysis is None:
         return None
-    text = json.dumps(analysis, separators=(",", ":"), ensure_ascii=False)
-    return gzip.compress(text.encode("utf-8"), compresslevel=6)
+    return gzip.compress(orjson.dumps(analysis), compresslevel=6)
 
 
 class SSADump(WorkMixin):

@@ -74,7 +74,7 @@ def compile_outcome(comp, lane: str) -> Outcome:
     # read by /s/<id>/raw, and it would double the JSON every page load parses.
     raw = gzip.compress(analysis.raw_output.encode("utf-8"), compresslevel=5)
     analysis.raw_output = ""
-    packed = compress_analysis(analysis.to_dict())
+    packed = compress_analysis(analysis)
     fields = {
         "analysis_gz": packed,
         "raw_output_gz": raw,
