@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cache
 
 from django.utils.safestring import SafeString, mark_safe
 from pygments.lexers import GoLexer
@@ -22,35 +23,42 @@ from worker.inputs import BIDI_CONTROLS, find_bidi
 from worker.loops import branch_target
 from worker.summary import summaries_to_dicts, summarize
 
-# Short word and icon per kind: the gutter never relies on colour alone.
+# Short word and icon per kind: the gutter never relies on colour alone. Each icon is an
+# SVG path on a 16x16 grid, drawn here (stroked with currentColor; FILLED_ICONS are filled
+# too), so it renders the same on every platform whatever fonts it has. The page holds
+# them once as a sprite (icon_sprite(), in base.html); each chip refers to its symbol
+# (icon_svg()), aria-hidden beside the chip's word.
 KIND_LABELS = {
-    "moved-to-heap": ("heap", "▲"),
-    "escapes-to-heap": ("escapes", "↑"),
-    "does-not-escape": ("stack", "✓"),
-    "leaking-param": ("leaks", "↗"),
-    "escape-flow": ("flow", "⋯"),
-    "closure-capture": ("capture", "⊂"),
-    "can-inline": ("inlinable", "⇥"),
-    "cannot-inline": ("no inline", "⊘"),
-    "inlining-call": ("inlined", "⤵"),
-    "call-not-inlined": ("not inlined here", "⊘"),
-    "devirtualized": ("devirt", "◆"),
-    "write-barrier": ("barrier", "✎"),
-    "bounds-check": ("bounds", "⟦"),
-    "nil-check": ("nil check", "∅"),
-    "loop-var": ("loop var", "↻"),
-    "large-copy": ("copy", "⧉"),
-    "heap-alloc-call": ("alloc", "●"),
-    "prove": ("proved", "⊢"),
-    "defer": ("defer", "⏱"),
-    "closure": ("closure", "λ"),
-    "append": ("append", "⊕"),
-    "liveness": ("live", "◌"),
-    "param-use": ("param use", "↺"),
-    "interface-conversion": ("iface", "◇"),
-    "error": ("error", "✖"),
-    "other": ("other", "·"),
+    "moved-to-heap": ("heap", "M8 2.5 14 13H2z"),
+    "escapes-to-heap": ("escapes", "M8 13.5V3M3.5 7.5 8 3l4.5 4.5"),
+    "does-not-escape": ("stack", "M3 8.5l3.5 3.5L13 4.5"),
+    "leaking-param": ("leaks", "M4 12 12 4M6 4h6v6"),
+    "escape-flow": ("flow", "M2 8c2-4 4-4 6 0s4 4 6 0"),
+    "closure-capture": ("capture", "M13 3.5H8.5a4.5 4.5 0 0 0 0 9H13"),
+    "can-inline": ("inlinable", "M2 8h9M7.5 4.5 11 8l-3.5 3.5M14 3.5v9"),
+    "cannot-inline": ("no inline", "M8 2.5a5.5 5.5 0 1 0 0 11 5.5 5.5 0 1 0 0-11zM4.1 11.9l7.8-7.8"),
+    "inlining-call": ("inlined", "M3 3.5h4a4.5 4.5 0 0 1 4.5 4.5v5M8.5 10.5l3 3 3-3"),
+    "call-not-inlined": ("not inlined here", "M2 8h2M6 8h2M10 8h3M10.5 5l3 3-3 3"),
+    "devirtualized": ("devirt", "M8 2l6 6-6 6-6-6z"),
+    "write-barrier": ("barrier", "M3 13l.8-3.2L10.5 3 13 5.5l-6.8 6.7zM9 4.5 11.5 7"),
+    "bounds-check": ("bounds", "M6 2.5H3.5v11H6M10 2.5h2.5v11H10"),
+    "nil-check": ("nil check", "M8 3.5a4.5 4.5 0 1 0 0 9 4.5 4.5 0 1 0 0-9zM12.5 2 3.5 14"),
+    "loop-var": ("loop var", "M12.8 9.5A5 5 0 1 1 11.5 4.4M12 1.8v3H9"),
+    "large-copy": ("copy", "M5.5 5.5h8v8h-8zM2.5 10.5v-8h8"),
+    "heap-alloc-call": ("alloc", "M8 3a5 5 0 1 0 0 10A5 5 0 1 0 8 3z"),
+    "prove": ("proved", "M3.5 2.5v11M3.5 8h9"),
+    "defer": ("defer", "M8 3a5.5 5.5 0 1 0 0 11 5.5 5.5 0 1 0 0-11zM8 5.5v3l2 1.5M6.5 1.5h3"),
+    "closure": ("closure", "M3.5 13.5 7.5 7M4 2.5h2l6.5 11"),
+    "append": ("append", "M8 2.5a5.5 5.5 0 1 0 0 11 5.5 5.5 0 1 0 0-11zM8 5.5v5M5.5 8h5"),
+    "liveness": ("live", "M1.5 8.5h3l1.5-4 3 8 1.5-4h4"),
+    "param-use": ("param use", "M3.2 9.5A5 5 0 1 0 4.5 4.4M4 1.8v3h3"),
+    "interface-conversion": ("iface", "M8 2.5 13.5 8 8 13.5 2.5 8z"),
+    "error": ("error", "M4 4l8 8M12 4l-8 8"),
+    "other": ("other", "M8 6a2 2 0 1 0 0 4 2 2 0 1 0 0-4z"),
 }
+# Not a kind of decision: the flag of a line holding bidirectional control characters.
+EXTRA_ICONS = {"bidi": "M8 2 14.5 13.5h-13zM8 6.5v3M8 11.5v.01"}
+FILLED_ICONS = frozenset({"moved-to-heap", "devirtualized", "heap-alloc-call", "other"})
 KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 # Kinds listed first in a line's gutter and decisions: what people come to look for.
 PRIORITY = ("error", "moved-to-heap", "escapes-to-heap", "heap-alloc-call", "leaking-param", "write-barrier")
@@ -100,8 +108,26 @@ def _css_class(ttype) -> str:
 
 
 def kind_label(kind: str) -> dict:
-    text, icon = KIND_LABELS.get(kind, ("other", "·"))
-    return {"kind": kind, "text": text, "icon": icon, "description": KINDS.get(kind, "")}
+    text, _ = KIND_LABELS.get(kind, KIND_LABELS["other"])
+    return {"kind": kind, "text": text, "icon": icon_svg(kind), "description": KINDS.get(kind, "")}
+
+
+def icon_svg(kind: str) -> SafeString:
+    """A chip's icon: the sprite's symbol of ``kind`` (of "other" for a kind it lacks)."""
+    name = kind if kind in KIND_LABELS or kind in EXTRA_ICONS else "other"
+    return mark_safe(f'<svg class="icon" aria-hidden="true"><use href="#ki-{name}"></use></svg>')  # noqa: S308 - a known name
+
+
+@cache
+def icon_sprite() -> SafeString:
+    """Every icon once, as <symbol id="ki-KIND">: a hidden <svg> that pages hold once."""
+    symbols = []
+    for name, path in [*((k, p) for k, (_, p) in KIND_LABELS.items()), *EXTRA_ICONS.items()]:
+        fill = ' fill="currentColor"' if name in FILLED_ICONS else ""
+        symbols.append(f'<symbol id="ki-{name}" viewBox="0 0 16 16"><path d="{path}"{fill}/></symbol>')
+    return mark_safe(  # noqa: S308 - constants of this module
+        '<svg class="icon-sprite" aria-hidden="true" xmlns="http://www.w3.org/2000/svg">' + "".join(symbols) + "</svg>"
+    )
 
 
 def kind_sort_key(kind: str) -> tuple[int, int]:
@@ -216,9 +242,11 @@ def asm_rows_html(fn_anchor: str, rows: list[dict]) -> SafeString:
         if r["target"]:
             ins += f'<a class="jump-target" href="#{e(fn_anchor)}-{r["target"]}">{r["target"]}</a>'
         if r["heap_alloc"]:
-            ins += '<span class="tag kind-chip" data-kind="heap-alloc-call">heap alloc</span>'
+            ins += f'<span class="tag kind-chip" data-kind="heap-alloc-call">{icon_svg("heap-alloc-call")}heap alloc</span>'
         if r["write_barrier"]:
-            ins += '<span class="tag kind-chip" data-kind="write-barrier">write barrier</span>'
+            ins += (
+                f'<span class="tag kind-chip" data-kind="write-barrier">{icon_svg("write-barrier")}write barrier</span>'
+            )
         if r["inlined_from"]:
             ins += f' <span class="inlined">; {e(r["inlined_from"])}</span>'
         out.append(
@@ -374,7 +402,7 @@ def _bidi_label(found: list[dict]) -> dict:
     return {
         "kind": "bidi",
         "text": "bidi",
-        "icon": "\u26a0",
+        "icon": icon_svg("bidi"),
         "description": f"Bidirectional control character{'s' if len(found) > 1 else ''} {codes}: "
         "the code may read differently from what the compiler sees (Trojan Source, CVE-2021-42574).",
     }

@@ -33,8 +33,10 @@ HEAP_LINE = 8  # t := T{1, 2}
 
 
 def open_playground(page, base_url: str) -> None:
+    """The playground, fresh; these tests compile with the button (and Ctrl+Enter): the
+    automatic compile after a pause in typing is off (tests/browser/test_editor.py has it)."""
     page.goto(base_url + "/")
-    page.evaluate("localStorage.clear()")
+    page.evaluate("localStorage.clear(); localStorage.setItem('escape-explorer:auto-compile', 'off')")
     page.reload()
     page.wait_for_selector(".cm-editor")
 
@@ -72,6 +74,13 @@ def test_compile_shows_annotations_and_a_flow_whose_steps_highlight_their_lines(
     last.click()
     expect(page.locator(f"#{target}")).to_have_class(re.compile(r"\bis-highlighted\b"))
     expect(last.locator("xpath=..")).to_have_class(re.compile(r"\bis-active\b"))
+
+    # the same decisions in the editor: a chip on the line opens them, flow included
+    chip = page.locator(f'.cm-ee-gutter .cm-ee-chip[data-line="{HEAP_LINE}"][data-kind="moved-to-heap"]')
+    chip.click()
+    expect(page.locator(".cm-ee-panel")).to_contain_text("moved to heap: t")
+    expect(page.locator(".cm-ee-panel .flow-step").first).to_be_visible()
+    page.locator("#auto-compile").check()  # as people find it (the text is compiled: nothing is sent)
     screenshot("playground")
 
     page.emulate_media(color_scheme="dark")
