@@ -34,7 +34,7 @@ def graph_url(base: str, compilation_id: str) -> str:
     return f"{base}/s/{compilation_id}/graph/{FUNCTION}"
 
 
-def test_from_a_decision_to_its_graph_and_from_a_node_to_its_line(page, live_server_url):
+def test_from_a_decision_to_its_graph_and_from_a_node_to_its_line(page, live_server_url, screenshot):
     result = compile_and_wait(live_server_url, {"source": EXAMPLE})
     messages: list[str] = []
     page.on("console", lambda m: messages.append(m.text) if "Content Security Policy" in m.text else None)
@@ -58,6 +58,7 @@ def test_from_a_decision_to_its_graph_and_from_a_node_to_its_line(page, live_ser
     edges = page.locator(".edge-list li").all_text_contents()
     assert any(e.startswith("p → ~r0: & address-of, return") for e in edges), edges
     assert page.evaluate("window.__csp") == []
+    screenshot("escape-graph")  # the README's
 
     node = svg.locator('a[aria-label="p · L11, moved to heap"]').first
     expect(node).to_have_attribute("href", f"/s/{result['id']}#L11")
