@@ -114,8 +114,15 @@ def _call(operands: list[str]) -> Flow:
     return Flow("call", callee=m["symbol"] if m else "")
 
 
+# x86 mnemonics that may change control flow start with one of these (CALL, RET, JMP, Jcc,
+# LOOP*, XBEGIN, the traps UD2/HLT): any other instruction is plain, without reading operands.
+_X86_FLOW_STARTS = ("C", "R", "J", "L", "X", "U", "H")
+
+
 def classify(text: str, pc: int, goarch: str) -> Flow:
     """The control-flow effect of one listed instruction on ``goarch``."""
+    if goarch in ("amd64", "386") and not text.startswith(_X86_FLOW_STARTS):
+        return PLAIN
     op, operands = _operands(text)
     if goarch in ("amd64", "386"):
         if op == "CALL":
@@ -191,6 +198,8 @@ def jump_tables(listing: Iterable[str]) -> dict[str, dict[str, list[int]]]:
     current: list[tuple[str, int]] | None = None
     name = ""
     for line in listing:
+        if current is None and ".jump" not in line:
+            continue  # neither a jump table's symbol nor one of its lines
         m = _JUMP_TABLE_SYMBOL.match(line)
         if m:
             name, current = m["name"], []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -131,12 +132,9 @@ class Toolchain:
         paths = [line.split("=", 1)[1] for line in cfg.read_text().splitlines() if line.startswith("packagefile ")]
         return bool(paths) and all(os.path.isfile(p) for p in paths)
 
-    def std_packages(self, goarch: str) -> set[str]:
-        names = set()
-        for line in self.importcfg(goarch).read_text().splitlines():
-            if line.startswith("packagefile "):
-                names.add(line[len("packagefile ") :].split("=", 1)[0])
-        return names
+    def std_packages(self, goarch: str) -> frozenset[str]:
+        cfg = self.importcfg(goarch)
+        return _std_packages(str(cfg), cfg.stat().st_mtime_ns)
 
     def is_installed(self) -> bool:
         return self.compile.is_file() and self.go.is_file()
@@ -146,17 +144,49 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
+@functools.lru_cache(maxsize=64)
+def _std_packages(importcfg: str, mtime_ns: int) -> frozenset[str]:
+    names = set()
+    for line in Path(importcfg).read_text().splitlines():
+        if line.startswith("packagefile "):
+            names.add(line[len("packagefile ") :].split("=", 1)[0])
+    return frozenset(names)
+
+
+def _tree_stamp(base: Path) -> tuple:
+    """What changes when a toolchain or a GOARCH is added or removed under ``base``: the
+    modification times of it, of each toolchain and of each one's std directory."""
+    stamp = [str(base)]
+    try:
+        stamp.append(base.stat().st_mtime_ns)
+        for entry in os.scandir(base):
+            for path in (entry.path, os.path.join(entry.path, "std")):
+                try:
+                    stamp.append((path, os.stat(path).st_mtime_ns))
+                except OSError:
+                    stamp.append((path, None))
+    except OSError:
+        stamp.append(None)
+    return tuple(stamp)
+
+
 def installed() -> list[Toolchain]:
-    """Installed toolchains with at least one prepared GOARCH, newest first."""
+    """Installed toolchains with at least one prepared GOARCH, newest first (looked up again
+    whenever a toolchain or a GOARCH directory appears or goes: a compile asks every time)."""
+    return list(_installed(_tree_stamp(toolchains_dir())))
+
+
+@functools.lru_cache(maxsize=8)
+def _installed(stamp: tuple) -> tuple[Toolchain, ...]:
     found = []
-    base = toolchains_dir()
+    base = Path(stamp[0])
     if base.is_dir():
         for entry in base.iterdir():
             if VERSION_RE.match(entry.name):
                 tc = Toolchain(entry.name, entry)
                 if tc.is_installed() and tc.goarches():
                     found.append(tc)
-    return sorted(found, key=lambda t: _version_key(t.version), reverse=True)
+    return tuple(sorted(found, key=lambda t: _version_key(t.version), reverse=True))
 
 
 def get(version: str | None = None) -> Toolchain | None:

@@ -41,7 +41,8 @@ def split_output(text: str) -> tuple[list[str], list[str]]:
     diagnostic: list[str] = []
     assembly: list[str] = []
     for line in text.splitlines():
-        if POSITION_RE.match(line) or not is_asm_line(line):
+        # A position never starts with a blank (POSITION_RE): such lines need only the one test.
+        if (line[:1] not in ("\t", " ") and POSITION_RE.match(line)) or not is_asm_line(line):
             diagnostic.append(line)
         else:
             assembly.append(line)
@@ -79,6 +80,9 @@ def parse_compiler_output(
 
 # What the backend prints while it compiles one function (-d=wb, -d=ssa/check_bce, -d=nil).
 _COMPILE_NOTES = frozenset({"write-barrier", "bounds-check", "nil-check"})
+# How their messages start ("write barrier", "Found IsInBounds", "generated nil check", …):
+# the rules of diagnostics.classify are asked only about such lines.
+_COMPILE_NOTE_STARTS = ("write barrier", "Found Is", "generated nil", "removed nil")
 _PCTAB_RE = re.compile(r"^funcpctab (?P<name>.+) \[valfunc=pctoinline\]$")
 # Walk says "write barrier" for a pointerful copy, append or clear, compiled to one of these.
 _WALK_BARRIER_CALLS = frozenset({"runtime.typedslicecopy", "runtime.memclrHasPointers"})
@@ -102,13 +106,21 @@ def _attribute_compile_notes(text: str, diagnostics: list[Diagnostic], functions
     names: list[str] = []
     pending = 0
     for line in text.splitlines():
-        m = _PCTAB_RE.match(line)
+        if line[:1] in ("\t", " ", ""):
+            continue  # instructions, dumps, tables: never a position or a pctab header
+        m = _PCTAB_RE.match(line) if line.startswith("funcpctab ") else None
         if m:
             names += [m["name"]] * pending
             pending = 0
             continue
         m = POSITION_RE.match(line)
-        if m and m["msg"] is not None and (known := classify(m["msg"])) and known[0] in _COMPILE_NOTES:
+        if (
+            m
+            and m["msg"] is not None
+            and m["msg"].startswith(_COMPILE_NOTE_STARTS)
+            and (known := classify(m["msg"]))
+            and known[0] in _COMPILE_NOTES
+        ):
             pending += 1
     notes = [d for d in diagnostics if d.kind in _COMPILE_NOTES and d.line]
     if pending or not names or len(names) != len(notes):

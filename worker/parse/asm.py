@@ -90,6 +90,8 @@ _WRITE_BARRIER_FLAG_RE = re.compile(r"\bruntime\.writeBarrier\(SB\)")
 
 def runtime_callee(text: str) -> str:
     """``runtime.X`` when the instruction calls a runtime function, else ""."""
+    if "runtime." not in text:
+        return ""
     m = _CALL_RE.match(text)
     return m["target"] if m else ""
 
@@ -107,6 +109,8 @@ def is_heap_alloc_call(text: str) -> bool:
 
 
 def is_write_barrier(text: str) -> bool:
+    if "runtime." not in text:
+        return False
     return _runtime_name_has_prefix(runtime_callee(text), WRITE_BARRIER_PREFIXES) or bool(
         _WRITE_BARRIER_FLAG_RE.search(text)
     )
@@ -120,22 +124,34 @@ def split_position(pos: str) -> tuple[str, int]:
     return file, int(line)
 
 
+def _unnamed(pattern: re.Pattern) -> str:
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern)
+
+
+# Every shape of an -S listing or pctab dump line, as one pattern (one match per line).
+_ASM_LINE_RE = re.compile(
+    "|".join(
+        f"(?:{_unnamed(p)})"
+        for p in (
+            _INSTRUCTION_RE,
+            _HEXDUMP_RE,
+            _REL_RE,
+            _SYMBOL_RE,
+            _PCTAB_START_RE,
+            _PCTAB_ROW_RE,
+            _PCTAB_DONE_RE,
+            _PCTAB_WROTE_RE,
+            _PCTAB_BYTES_RE,
+            _INLTREE_START_RE,
+            _INLTREE_NODE_RE,
+        )
+    )
+)
+
+
 def is_asm_line(line: str) -> bool:
     """Whether a line belongs to the -S listing or the pctab dump (not a diagnostic)."""
-    return bool(
-        _INSTRUCTION_RE.match(line)
-        or _HEXDUMP_RE.match(line)
-        or _REL_RE.match(line)
-        or _SYMBOL_RE.match(line)
-        or _PCTAB_START_RE.match(line)
-        or _PCTAB_ROW_RE.match(line)
-        or _PCTAB_DONE_RE.match(line)
-        or _PCTAB_WROTE_RE.match(line)
-        or _PCTAB_BYTES_RE.match(line)
-        or _INLTREE_START_RE.match(line)
-        or _INLTREE_NODE_RE.match(line)
-        or line == _INLTREE_END
-    )
+    return line == _INLTREE_END or _ASM_LINE_RE.match(line) is not None
 
 
 @dataclass
@@ -172,6 +188,8 @@ def parse_inline_tables(lines: Iterable[str]) -> dict[str, InlineTable]:
     tables: dict[str, InlineTable] = {}
     current: InlineTable | None = None
     for line in lines:
+        if line[:1] == "\t":
+            continue  # the -S listing's instructions, dumps and relocations
         m = _PCTAB_START_RE.match(line)
         if m:
             current = tables.setdefault(m["name"], InlineTable()) if m["table"] == "pctoinline" else None
@@ -206,7 +224,8 @@ def parse_asm(lines: Iterable[str]) -> list[Function]:
     functions: list[Function] = []
     current: Function | None = None
     for line in lines:
-        m = _SYMBOL_RE.match(line)
+        # Symbol headers start with the symbol's name; instructions, dumps and tables with blanks.
+        m = _SYMBOL_RE.match(line) if line[:1] not in ("\t", " ") else None
         if m:
             current = None
             if m["type"] == "STEXT":
@@ -219,7 +238,7 @@ def parse_asm(lines: Iterable[str]) -> list[Function]:
                 )
                 functions.append(current)
             continue
-        if current is None:
+        if current is None or not line.startswith("\t0x"):
             continue
         m = _INSTRUCTION_RE.match(line)
         if not m:
