@@ -8,7 +8,7 @@ from typing import Literal
 
 import orjson
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from ninja import Field, NinjaAPI, Router, Schema, Status
+from ninja import Field, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict
 
@@ -172,6 +172,9 @@ def rerun_compilation(request: HttpRequest, compilation_id: str):
     )
 
 
+WAIT_HELP = "seconds to wait for an unfinished compilation to finish (at most 10)"
+
+
 def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
     analysis = comp.analysis or {}
     errors = list(analysis.get("errors") or [])
@@ -212,10 +215,19 @@ def files_payload(comp: Compilation, analysis: dict) -> list[dict]:
 
 
 @api.get("/compilations/{compilation_id}", response={200: CompilationOut, **errors(404)})
-def get_compilation(request: HttpRequest, compilation_id: str):
+def get_compilation(
+    request: HttpRequest,
+    compilation_id: str,
+    wait: float = Query(0.0, ge=0.0, le=10.0, allow_inf_nan=False, description=WAIT_HELP),
+):
+    """A compilation, finished or not. With ``wait``, an unfinished one is answered when it
+    finishes or after that many seconds, whichever comes first (a long poll instead of many
+    short ones; the server may wait less when busy)."""
     from .views import touch
 
     comp = stored_or_404(compilation_id)
+    if wait > 0 and not comp.is_finished:
+        comp = submissions.wait_for(comp, wait)
     touch(comp)
     # Serialised directly: validating a large analysis (thousands of instructions) through
     # the schema doubled the response time. tests/test_api_e2e.py checks the payload

@@ -210,7 +210,7 @@ TRUSTED_PROXIES = _env_int("EXPLORER_TRUSTED_PROXIES", 0)  # proxies of ours in 
 # How long a web request may wait for a fresh result before answering "pending", and
 # how many requests of one web process may wait at once (the rest answer at once):
 # waiting holds a thread, so never more than half of them.
-WEB_THREADS = _env_int("WEB_THREADS", 4)
+WEB_THREADS = _env_int("WEB_THREADS", 8)
 WAIT_SLOTS = _env_int("EXPLORER_WAIT_SLOTS", max(1, WEB_THREADS // 2))
 FORMAT_SLOTS = _env_int("EXPLORER_FORMAT_SLOTS", max(1, WEB_THREADS // 4))  # gofmt waits: a pool of its own
 COMPILE_WAIT_SECONDS = float(os.environ.get("COMPILE_WAIT_SECONDS", "2.0"))

@@ -22,7 +22,7 @@ from worker.compiler import CompileRequest, check_variant
 from worker.flags import build_options
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
-from . import admission, broker, jobs
+from . import admission, broker, done_listener, jobs
 from .clients import Client
 from .models import Compilation, Failure, Job, Lane, SSADump, Status, admission_member, compilation_key
 
@@ -262,38 +262,22 @@ def wait_for(work: Compilation | SSADump, seconds: float | None = None) -> Compi
 
 
 def _wait(work: Compilation | SSADump, deadline: float) -> None:
+    """Re-read ``work`` whenever a worker announces it finished (done_listener), at least
+    every 0.5 s anyway, and every 50 ms while the announcements cannot be heard."""
     kind = Job.Kind.COMPILE if isinstance(work, Compilation) else Job.Kind.SSA
     target = str(work.pk)
-    pubsub = None
+    listener = done_listener.listener()
+    event = listener.register(kind, target)
     try:
-        pubsub = broker.client().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(f"ee:done:{kind}")
-    except broker.ERRORS:
-        pubsub = None
-    try:
-        while True:
-            if _refresh(work):
-                return
+        while not _refresh(work):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            if pubsub is None:
-                time.sleep(min(0.05, remaining))
-                continue
-            try:
-                until = time.monotonic() + min(0.5, remaining)  # re-read the database now and then anyway
-                while time.monotonic() < until:
-                    message = pubsub.get_message(timeout=max(0.001, until - time.monotonic()))
-                    if message and message.get("data") == target:
-                        break
-            except broker.ERRORS:
-                pubsub = None
+            if listener.connected.is_set() or listener.connected.wait(min(0.05, remaining)):
+                event.wait(min(0.5, deadline - time.monotonic()))
+                event.clear()
     finally:
-        if pubsub is not None:
-            try:
-                pubsub.close()
-            except broker.ERRORS:
-                pass
+        listener.unregister(kind, target, event)
 
 
 def _refresh(work: Compilation | SSADump) -> bool:

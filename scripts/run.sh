@@ -31,7 +31,7 @@ pids+=($!)
   --concurrency="${SLOW_WORKER_CONCURRENCY:-1}" >var/worker-slow.log 2>&1 &
 pids+=($!)
 
-export WEB_THREADS="${WEB_THREADS:-4}"
+export WEB_THREADS="${WEB_THREADS:-8}"
 echo "==> Escape Explorer is at http://$HOST:$PORT/"
 .venv/bin/gunicorn explorer.wsgi --bind "$HOST:$PORT" --workers "${WEB_WORKERS:-3}" --threads "$WEB_THREADS" &
 pids+=($!)

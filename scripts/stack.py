@@ -41,7 +41,7 @@ class Topology:
     """How many processes and threads, as scripts/run.sh (and its environment variables)."""
 
     web_workers: int = int(os.environ.get("WEB_WORKERS", "3"))
-    web_threads: int = int(os.environ.get("WEB_THREADS", "4"))
+    web_threads: int = int(os.environ.get("WEB_THREADS", "8"))
     fast_concurrency: int = int(os.environ.get("WORKER_CONCURRENCY", "2"))
     slow_concurrency: int = int(os.environ.get("SLOW_WORKER_CONCURRENCY", "1"))
 

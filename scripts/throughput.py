@@ -7,7 +7,8 @@ scripts/run.sh starts) with the fast lane's Celery worker at that concurrency (w
 processes), and runs ``--clients`` client processes on loopback for ``--seconds``. Each
 client has its own API token (its own fair share, as that many developers would) and, in a
 loop, POSTs a DISTINCT small program (a counter in a comment) with ``wait`` and, when the
-answer is not yet done, follows it (GET, every 5 ms) to its end. Printed per worker count:
+answer is not yet done (the server waits for a limited number of requests at a time),
+follows it with ``GET …?wait=10`` (a long poll) to its end. Printed per worker count:
 compiles done per second, latency (POST -> done) p50/p95/p99, and the CPU seconds each part
 of the stack used per compile (web, workers with their sandboxed compilers, Redis) beside
 the clients' own.
@@ -49,9 +50,8 @@ def client_loop(base: str, token: str, who: str, start_at: float, stop_at: float
             req = urllib.request.Request(f"{base}/api/v1/compile", body, headers)
             job = json.load(urllib.request.urlopen(req, timeout=60))
             while job["status"] not in ("done", "failed"):
-                time.sleep(0.005)
-                req = urllib.request.Request(f"{base}/api/v1/compilations/{job['id']}", headers=headers)
-                job = json.load(urllib.request.urlopen(req, timeout=60))
+                url = f"{base}/api/v1/compilations/{job['id']}?wait=10"  # a long poll
+                job = json.load(urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60))
             results.append((job["status"], (perf() - began) * 1000, time.time()))
         except urllib.error.HTTPError as exc:
             results.append((f"http {exc.code}", (perf() - began) * 1000, time.time()))

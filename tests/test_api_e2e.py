@@ -103,3 +103,20 @@ def test_hostile_strings_come_back_escaped_in_the_page(live_server_url):
     assert status == 200 and isinstance(page, str)
     assert "<script>alert(1)" not in page and "<img src=x" not in page
     assert "&lt;script&gt;alert(1)" in page or "&lt;script&gt;" in page
+
+
+def test_a_long_poll_answers_when_the_compilation_finishes(live_server_url):
+    """GET …?wait=N answers as soon as the worker announces the result, not after N s."""
+    import time
+
+    source = PROGRAM + f"\n// long poll {time.time_ns()}\n"
+    status, queued = request("POST", f"{live_server_url}/api/v1/compile", {"source": source})
+    assert status == 202 and queued["status"] in ("queued", "running")
+    began = time.monotonic()
+    status, result = request("GET", f"{live_server_url}/api/v1/compilations/{queued['id']}?wait=10")
+    waited = time.monotonic() - began
+    assert status == 200 and result["status"] == "done", result
+    assert any(d["kind"] == "moved-to-heap" for d in result["diagnostics"])
+    assert waited < 8, f"answered after {waited:.1f} s: the finished announcement was not heard"
+    status, body = request("GET", f"{live_server_url}/api/v1/compilations/{queued['id']}?wait=11")
+    assert status == 400 and "wait" in body["error"]
