@@ -150,7 +150,7 @@ def compile_source(request: HttpRequest, payload: CompileIn):
     except submissions.ServiceBusy as exc:
         return refused(exc)
     if payload.wait > 0:
-        comp = submissions.wait_for(comp, payload.wait)
+        comp = submissions.wait_for(comp, payload.wait, result=False)  # the answer names only the status
     code = 200 if comp.is_finished else 202
     return Status(code, {"id": comp.id, "status": comp.status, "url": absolute(request, comp)})
 

@@ -242,7 +242,9 @@ def reset_waiting_places() -> None:
         _pools.clear()
 
 
-def wait_for(work: Compilation | SSADump, seconds: float | None = None) -> Compilation | SSADump:
+def wait_for(
+    work: Compilation | SSADump, seconds: float | None = None, *, result: bool = True
+) -> Compilation | SSADump:
     """Wait up to ``seconds`` for a result, if a waiting place is free in this process.
 
     Waiting holds a web thread, so at most WAIT_SLOTS requests of a process wait at a
@@ -255,13 +257,13 @@ def wait_for(work: Compilation | SSADump, seconds: float | None = None) -> Compi
     if seconds <= 0 or not _wait_slots().acquire(blocking=False):
         return work
     try:
-        _wait(work, time.monotonic() + seconds)
+        _wait(work, time.monotonic() + seconds, result)
     finally:
         _wait_slots().release()
     return work
 
 
-def _wait(work: Compilation | SSADump, deadline: float) -> None:
+def _wait(work: Compilation | SSADump, deadline: float, result: bool = True) -> None:
     """Re-read ``work`` whenever a worker announces it finished (done_listener), at least
     every 0.5 s anyway, and every 50 ms while the announcements cannot be heard."""
     kind = Job.Kind.COMPILE if isinstance(work, Compilation) else Job.Kind.SSA
@@ -269,7 +271,7 @@ def _wait(work: Compilation | SSADump, deadline: float) -> None:
     listener = done_listener.listener()
     event = listener.register(kind, target)
     try:
-        while not _refresh(work):
+        while not _refresh(work, result):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -280,9 +282,9 @@ def _wait(work: Compilation | SSADump, deadline: float) -> None:
         listener.unregister(kind, target, event)
 
 
-def _refresh(work: Compilation | SSADump) -> bool:
+def _refresh(work: Compilation | SSADump, result: bool = True) -> bool:
     work.refresh_from_db(fields=["status", "failure", "error", "started", "finished"])
-    if work.is_finished:
+    if work.is_finished and result:
         work.refresh_from_db()  # the result itself
     return work.is_finished
 
