@@ -168,7 +168,7 @@ def compress_analysis(analysis: Analysis | dict | None) -> bytes | None:
     the same JSON as ``Analysis.to_dict()``, some forty times faster), gzip'd."""
     if analysis is None:
         return None
-    return gzip.compress(orjson.dumps(analysis), compresslevel=6)
+    return gzip.compress(orjson.dumps(analysis), compresslevel=3)  # 6 took 3x as long for ~15 % less
 
 
 class SSADump(WorkMixin):

@@ -72,7 +72,7 @@ def compile_outcome(comp, lane: str) -> Outcome:
         return Outcome({}, escalate=True)
     # The raw output (mostly assembly listing) is kept apart, compressed: it is only
     # read by /s/<id>/raw, and it would double the JSON every page load parses.
-    raw = gzip.compress(analysis.raw_output.encode("utf-8"), compresslevel=5)
+    raw = gzip.compress(analysis.raw_output.encode("utf-8"), compresslevel=1)  # fast: it is rarely read
     analysis.raw_output = ""
     packed = compress_analysis(analysis)
     fields = {
