@@ -83,6 +83,7 @@ _COMPILE_NOTES = frozenset({"write-barrier", "bounds-check", "nil-check"})
 # How their messages start ("write barrier", "Found IsInBounds", "generated nil check", …):
 # the rules of diagnostics.classify are asked only about such lines.
 _COMPILE_NOTE_STARTS = ("write barrier", "Found Is", "generated nil", "removed nil")
+_COMPILE_NOTE_ENDS = ("write barrier", "InBounds", "nil check")
 _PCTAB_RE = re.compile(r"^funcpctab (?P<name>.+) \[valfunc=pctoinline\]$")
 # Walk says "write barrier" for a pointerful copy, append or clear, compiled to one of these.
 _WALK_BARRIER_CALLS = frozenset({"runtime.typedslicecopy", "runtime.memclrHasPointers"})
@@ -106,13 +107,14 @@ def _attribute_compile_notes(text: str, diagnostics: list[Diagnostic], functions
     names: list[str] = []
     pending = 0
     for line in text.splitlines():
-        if line[:1] in ("\t", " ", ""):
-            continue  # instructions, dumps, tables: never a position or a pctab header
-        m = _PCTAB_RE.match(line) if line.startswith("funcpctab ") else None
-        if m:
-            names += [m["name"]] * pending
-            pending = 0
+        if line.startswith("funcpctab "):
+            m = _PCTAB_RE.match(line)
+            if m:
+                names += [m["name"]] * pending
+                pending = 0
             continue
+        if not line.endswith(_COMPILE_NOTE_ENDS) or line[:1] in ("\t", " "):
+            continue  # not a note (their messages are whole lines), or never a position
         m = POSITION_RE.match(line)
         if (
             m
