@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import directives
+from . import directive_report
 from .analysis import SourceFile
 from .compiler import DIAGNOSTIC_GROUPS, CompileRequest, compile_request
 from .flags import build_options, parse_env_text
@@ -69,13 +69,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.check_directives:
         for result in analysis.directives:
-            print(directives.format_line(result))
+            print(directive_report.format_line(result))
         if analysis.status != "ok":
             print(f"the program did not compile ({analysis.status}): {'; '.join(analysis.errors)}", file=sys.stderr)
             return 1
         if not analysis.directives:
             print("no //gcassert: directives found")
-        return 1 if directives.violations(analysis.directives) else 0
+        return 1 if directive_report.violations(analysis.directives) else 0
     print(json.dumps(analysis.to_dict(), indent=args.indent, ensure_ascii=False))
     return 0 if analysis.status == "ok" else 1
 

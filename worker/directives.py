@@ -402,27 +402,5 @@ def _site(s: CallSite) -> str:
     return f"{s.file}:{s.line}:{s.column}" if s.column else f"{s.file}:{s.line}"
 
 
-# --- for the CLI and the review output ------------------------------------------------------
-
-
-def violations(results: list[DirectiveResult] | list[dict]) -> list[DirectiveResult | dict]:
-    """The results that fail a check: violated directives and unknown ones (a misspelt
-    directive never checks anything)."""
-    return [r for r in results if _get(r, "status") in ("violated", "unknown")]
-
-
-def _get(r: DirectiveResult | dict, key: str):
-    return r[key] if isinstance(r, dict) else getattr(r, key)
-
-
-def format_line(r: DirectiveResult | dict) -> str:
-    """``main.go:61: //gcassert:inline violated: cannot inline big: …`` (one line per result)."""
-    mark = {"held": "held", "violated": "VIOLATED", "undecided": "undecided", "unknown": "UNKNOWN"}
-    return (
-        f"{_get(r, 'file')}:{_get(r, 'line')}: //gcassert:{_get(r, 'directive')} "
-        f"{mark.get(_get(r, 'status'), '?')}: {_get(r, 'reason')}"
-    )
-
-
 def results_from_dicts(items: list[dict]) -> list[DirectiveResult]:
     return [DirectiveResult(**{**d, "sites": [CallSite(**s) for s in d.get("sites", [])]}) for d in items]
