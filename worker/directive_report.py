@@ -15,6 +15,7 @@ from typing import Any
 
 from .analysis import DirectiveResult
 from .directives import DESCRIPTIONS, KNOWN
+from .review import _escape as markdown_escape
 
 SIGNS = {"held": "✓", "violated": "✗", "undecided": "?", "unknown": "✗"}
 FINGERPRINT = "escapeExplorerDirective/v1"
@@ -51,11 +52,8 @@ def render_text(results: list, *, all_results: bool = False) -> str:
 
 
 def _cell(text: str) -> str:
-    """Text for a Markdown table cell: no pipes, newlines, or markup that renders."""
-    out = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    for ch in "`*_[]<>#!~":
-        out = out.replace(ch, "\\" + ch)
-    return out
+    """Markdown-inert text for a table cell (the review's own escaping)."""
+    return markdown_escape(str(text))
 
 
 def render_markdown(results: list) -> str:
