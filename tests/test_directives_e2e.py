@@ -71,3 +71,11 @@ def test_sarif_of_a_compilation_with_directives(live_server_url):
         "gcassert/inline",
         "gcassert/unknown",
     }
+
+
+def test_the_openapi_schema_documents_the_directives(client):
+    schema = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    assert "directives" in schema["CompilationOut"]["properties"]
+    result = schema["DirectiveResult"]["properties"]
+    assert {"file", "line", "directive", "held", "reason", "status", "comment_line", "sites"} <= set(result)
+    assert {"file", "line", "column", "inlined", "reason"} <= set(schema["CallSite"]["properties"])
