@@ -271,3 +271,10 @@ def test_inline_on_a_function_with_several_calls_one_of_which_is_not_inlined(go)
     assert on_func.reason == f"call at main.go:{huge_call}:16 not inlined: {why}"
     on_call = next(r for r in analysis.directives if r.target == "line")
     assert on_call.line == huge_call and on_call.status == "violated" and on_call.reason == why
+
+
+def test_hostile_directive_names_are_cut_and_counted():
+    text = "package main\n\nfunc main() {\n\t//gcassert:" + ",".join(["x" * 5000] * 50) + "\n\tprintln()\n}\n"
+    found = directives.find([SourceFile("main.go", text)])
+    assert len(found[0].names) == directives.MAX_PER_COMMENT
+    assert all(len(n) == directives.MAX_NAME for n in found[0].names)

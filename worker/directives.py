@@ -52,6 +52,8 @@ DESCRIPTIONS = {
 }
 # The diagnostic groups (worker/compiler.py) each directive is decided from.
 NEEDS = {"inline": ("inline",), "bce": ("bce",), "noescape": ("escape",), "noalloc": ("escape",)}
+MAX_NAME = 40  # a longer (unknown) name is cut: it comes from the user's code
+MAX_PER_COMMENT = 8
 MAX_DIRECTIVES = 1000  # checked per compilation; the rest are left out (documented)
 STATUSES = ("held", "violated", "undecided", "unknown")
 
@@ -98,7 +100,7 @@ def find(files: list[SourceFile]) -> list[Found]:
             m = _DIRECTIVE_RE.match(text)
             if not m:
                 continue
-            names = tuple(n for n in m.group(1).split(",") if n) or ("",)
+            names = tuple(n[:MAX_NAME] for n in m.group(1).split(",") if n)[:MAX_PER_COMMENT] or ("",)
             if c.line in code_lines:
                 target = c.line
             else:
@@ -238,7 +240,7 @@ def _result(f: Found, name: str, held: bool | None, reason: str, **extra) -> Dir
 
 def _decide(f: Found, name: str, analysis: Analysis, index: _Index, collected: set[str] | None) -> DirectiveResult:
     if name not in KNOWN:
-        shown = name[:40] or "(none)"
+        shown = name or "(none)"
         return _result(f, name, None, f"unknown directive {shown!r}: known are {', '.join(KNOWN)}.")
     if not f.line:
         return _result(f, name, None, "no code follows this directive in its file.")
@@ -348,9 +350,10 @@ def _not_inlined_here(f: Found, here: list[Diagnostic], index: _Index) -> list[s
         if d.kind == "call-not-inlined" or (d.kind == "cannot-inline" and " into " in d.details.get("subject", "")):
             if d.message not in reasons:
                 reasons.append(d.message)
-            callee = d.details.get("callee") or _INTO_RE.match(d.details.get("subject", ""))
+            into = _INTO_RE.match(d.details.get("subject", ""))
+            callee = d.details.get("callee") or (into["callee"] if into else "")
             if callee:
-                keys.add(function_key(callee if isinstance(callee, str) else callee["callee"], index.package))
+                keys.add(function_key(callee, index.package))
     callees = list(index.calls.get((f.file, f.line), []))
     # without the assembly, the names called on the line (a guess the compiler's reasons confirm)
     if not index.has_asm:
