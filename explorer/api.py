@@ -13,7 +13,7 @@ from ninja import Field, NinjaAPI, Query, Router, Schema, Status
 from ninja.errors import HttpError, ValidationError
 from pydantic import ConfigDict
 
-from worker.analysis import KINDS, Diagnostic, Function, SourceFile
+from worker.analysis import KINDS, Diagnostic, DirectiveResult, Function, SourceFile
 from worker.compiler import DIAGNOSTIC_GROUPS
 from worker.flags import DEBUG_KEYS, ENV, FLAGS
 from worker.inputs import InvalidInput, is_go_file, split_files
@@ -99,6 +99,8 @@ class CompilationOut(Schema):
     functions: list[Function]
     errors: list[str]
     summary: list[FunctionSummary]
+    # the //gcassert: directives of the code, each decided from the compiler's output (worker/directives.py)
+    directives: list[DirectiveResult]
     toolchain: str
     timings: dict[str, float]
     created: str
@@ -199,6 +201,7 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
         "functions": analysis.get("functions", []),
         "errors": errors,
         "summary": summaries_to_dicts(summarize(analysis)) if analysis else [],
+        "directives": analysis.get("directives", []),
         "toolchain": analysis.get("toolchain", ""),
         "timings": analysis.get("timings", {}),
         "created": comp.created.isoformat(),

@@ -27,7 +27,7 @@ from worker.analysis import Analysis
 from worker.flags import BuildOptions
 
 # Bump when the engine's output for the same input changes (parser, flags): new ids.
-ENGINE_VERSION = "5"
+ENGINE_VERSION = "6"
 
 
 def compilation_key(

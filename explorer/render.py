@@ -57,7 +57,13 @@ KIND_LABELS = {
     "other": ("other", "M8 6a2 2 0 1 0 0 4 2 2 0 1 0 0-4z"),
 }
 # Not a kind of decision: the flag of a line holding bidirectional control characters.
-EXTRA_ICONS = {"bidi": "M8 2 14.5 13.5h-13zM8 6.5v3M8 11.5v.01"}
+EXTRA_ICONS = {
+    "bidi": "M8 2 14.5 13.5h-13zM8 6.5v3M8 11.5v.01",
+    # //gcassert: directives (worker/directives.py): a box with a tick, a cross, a dash
+    "directive-held": "M2.5 2.5h11v11h-11zM5 8.3l2.2 2.2L11 6",
+    "directive-violated": "M2.5 2.5h11v11h-11zM5.5 5.5l5 5M10.5 5.5l-5 5",
+    "directive-undecided": "M2.5 2.5h11v11h-11zM5.5 8h5",
+}
 FILLED_ICONS = frozenset({"moved-to-heap", "devirtualized", "heap-alloc-call", "other"})
 KIND_ORDER = {kind: i for i, kind in enumerate(KINDS)}
 # Kinds listed first in a line's gutter and decisions: what people come to look for.
@@ -150,6 +156,64 @@ class DecisionGroup:
 
 
 @dataclass
+class DirectiveGroup:
+    """The //gcassert: results of one status on one line (a ``decision-group`` of the page,
+    so the editor shows them as chips too)."""
+
+    kind: str  # directive-held | directive-violated | directive-undecided
+    label: dict
+    items: list[dict]
+
+
+# status -> (kind of the chip, sign, word): the sign and the word say it, not the colour
+DIRECTIVE_STATUS = {
+    "held": ("directive-held", "\u2713", "held"),
+    "violated": ("directive-violated", "\u2717", "violated"),
+    "undecided": ("directive-undecided", "?", "undecided"),
+    "unknown": ("directive-violated", "\u2717", "unknown directive"),
+}
+
+
+def directive_groups(results: list[dict]) -> dict[tuple[str, int], list[DirectiveGroup]]:
+    """The directive results by the line they are shown on: the comment's line (where the
+    user wrote ``//gcassert:``), and, for a violated ``inline`` of a function, each call
+    site that was not inlined. Plain values: the template escapes them."""
+    items: dict[tuple[str, int], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        status = r.get("status") or ("held" if r.get("held") else "violated")
+        kind, sign, word = DIRECTIVE_STATUS.get(status, DIRECTIVE_STATUS["undecided"])
+        line, comment_line = r.get("line", 0), r.get("comment_line") or r.get("line", 0)
+        about = f" (about line {line})" if line and line != comment_line else ""
+        item = {**r, "sign": sign, "word": word, "about": about, "site_of": 0}
+        items[(r.get("file", ""), comment_line)][kind].append(item)
+        if status == "violated" and r.get("target") == "function":
+            for site in r.get("sites") or []:
+                if not site.get("inlined"):
+                    items[(site["file"], site["line"])][kind].append(
+                        {**item, "reason": site.get("reason", ""), "site_of": comment_line, "about": ""}
+                    )
+    order = {"directive-violated": 0, "directive-undecided": 1, "directive-held": 2}
+    grouped: dict[tuple[str, int], list[DirectiveGroup]] = {}
+    for where, by_kind in items.items():
+        grouped[where] = [
+            DirectiveGroup(kind, _directive_label(kind, by_kind[kind]), by_kind[kind])
+            for kind in sorted(by_kind, key=order.__getitem__)
+        ]
+    return grouped
+
+
+def _directive_label(kind: str, items: list[dict]) -> dict:
+    sign, word = items[0]["sign"], items[0]["word"]
+    names = ", ".join(dict.fromkeys(i.get("directive", "") for i in items))
+    return {
+        "kind": kind,
+        "text": f"{sign} gcassert",
+        "icon": icon_svg(kind),
+        "description": f"//gcassert:{names} {word}",
+    }
+
+
+@dataclass
 class LineView:
     number: int
     html: str
@@ -161,6 +225,7 @@ class LineView:
     groups: list[DecisionGroup] = field(default_factory=list)
     markers: list[dict] = field(default_factory=list)  # kind labels for the gutter
     bidi: list[dict] = field(default_factory=list)  # bidirectional control characters (inputs.find_bidi)
+    directives: list[DirectiveGroup] = field(default_factory=list)  # //gcassert: results on this line
 
 
 @dataclass
@@ -337,6 +402,7 @@ def build_view(analysis: dict | None, files: list) -> dict:
     for b in bidi:
         bidi_by_line[(b["file"], b["line"])].append(b)
     asm_lines = {(a["file"], a["line"]) for f in functions for a in f.get("asm", [])}
+    directives_by_line = directive_groups(analysis.get("directives") or [])
     file_views = []
     for index, f in enumerate(files):
         name, text = (f.name, f.text) if hasattr(f, "name") else (f["name"], f["text"])
@@ -345,7 +411,8 @@ def build_view(analysis: dict | None, files: list) -> dict:
             line_diags = by_line.get((name, number), [])
             groups = _groups(line_diags)
             line_bidi = bidi_by_line.get((name, number), [])
-            markers = [g.label for g in groups if g.items]
+            gcassert_groups = directives_by_line.get((name, number), [])
+            markers = [g.label for g in gcassert_groups] + [g.label for g in groups if g.items]
             if line_bidi:
                 markers.insert(0, _bidi_label(line_bidi))
             lines.append(
@@ -360,6 +427,7 @@ def build_view(analysis: dict | None, files: list) -> dict:
                     groups=groups,
                     markers=markers,
                     bidi=line_bidi,
+                    directives=gcassert_groups,
                 )
             )
         file_views.append(FileView(name, lines))
@@ -393,6 +461,18 @@ def build_view(analysis: dict | None, files: list) -> dict:
         "lang": analysis.get("lang", ""),
         "multi_file": len(file_views) > 1,
         "source_warnings": source_warnings(sources, bidi, index_of=anchors),
+        "directives": directive_counts(analysis.get("directives") or []),
+    }
+
+
+def directive_counts(results: list[dict]) -> dict:
+    """How many //gcassert: directives held, were violated, could not be decided."""
+    counts = Counter(r.get("status", "") for r in results)
+    return {
+        "total": len(results),
+        "held": counts["held"],
+        "violated": counts["violated"] + counts["unknown"],
+        "undecided": counts["undecided"],
     }
 
 

@@ -3,6 +3,9 @@
 The engine's own front door: prints the analysis as JSON, without Django, Redis or a
 database. A txtar file (-- name.go -- sections) or several .go files of one package
 may be given. Exit status: 0 compiled, 1 compile error or limit, 2 bad input.
+
+With --check-directives it prints the //gcassert: directives of the code instead, one
+line each (worker/directives.py), and exits 1 when one is violated (or unknown).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import directive_report
 from .analysis import SourceFile
 from .compiler import DIAGNOSTIC_GROUPS, CompileRequest, compile_request
 from .flags import build_options, parse_env_text
@@ -48,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         "--env", action="append", default=[], metavar="NAME=VALUE", help="a build setting, e.g. GOAMD64=v3"
     )
     parser.add_argument("--indent", type=int, default=2)
+    parser.add_argument(
+        "--check-directives",
+        action="store_true",
+        help="print the //gcassert: directives and whether each held; exit 1 on a violated or unknown one",
+    )
     args = parser.parse_args(argv)
     try:
         files = read_files(args.paths)
@@ -58,6 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     except (InvalidInput, OSError) as exc:
         print(json.dumps({"status": "invalid-input", "errors": [str(exc)]}, indent=args.indent))
         return 2
+    if args.check_directives:
+        for result in analysis.directives:
+            print(directive_report.format_line(result))
+        if analysis.status != "ok":
+            print(f"the program did not compile ({analysis.status}): {'; '.join(analysis.errors)}", file=sys.stderr)
+            return 1
+        if not analysis.directives:
+            print("no //gcassert: directives found")
+        return 1 if directive_report.violations(analysis.directives) else 0
     print(json.dumps(analysis.to_dict(), indent=args.indent, ensure_ascii=False))
     return 0 if analysis.status == "ok" else 1
 

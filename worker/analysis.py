@@ -113,6 +113,34 @@ class Timings:
 
 
 @dataclass
+class CallSite:
+    """One call of a function carrying ``//gcassert:inline`` on its declaration."""
+
+    file: str
+    line: int
+    column: int  # 0 when only the assembly shows the call (no column)
+    inlined: bool
+    reason: str  # the compiler's message for that site
+
+
+@dataclass
+class DirectiveResult:
+    """One //gcassert: directive of the user's code, decided from the compiler's output
+    (worker/directives.py)."""
+
+    file: str
+    line: int  # the line the directive is about (the code line)
+    directive: str  # inline | bce | noescape | noalloc (or the unknown name as written)
+    held: bool | None  # None: undecided or an unknown directive
+    reason: str  # the compiler's message when violated; a short explanation otherwise
+    status: str = "held"  # held | violated | undecided | unknown
+    comment_line: int = 0  # the line of the //gcassert comment (== line when trailing)
+    target: str = "line"  # line | function (inline on a declaration)
+    function: str = ""  # the declared function, for target "function"
+    sites: list[CallSite] = field(default_factory=list)
+
+
+@dataclass
 class Analysis:
     go: str  # toolchain version, e.g. "1.27.3"
     goarch: str
@@ -127,6 +155,7 @@ class Analysis:
     toolchain: str = ""  # full `go version` string
     timings: Timings = field(default_factory=Timings)
     raw_output: str = ""  # the compiler's combined stdout/stderr (sandbox paths rewritten)
+    directives: list[DirectiveResult] = field(default_factory=list)  # //gcassert: assertions (worker/directives.py)
 
     def to_dict(self) -> dict[str, Any]:
         """Like dataclasses.asdict, without its deep copies (several times faster on large results)."""
@@ -144,6 +173,10 @@ class Analysis:
             Function(**{**f, "asm": [AsmLine(**a) for a in f.get("asm", [])]}) for f in data.get("functions", [])
         ]
         kwargs["timings"] = Timings(**data.get("timings", {}))
+        kwargs["directives"] = [
+            DirectiveResult(**{**r, "sites": [CallSite(**s) for s in r.get("sites", [])]})
+            for r in data.get("directives", [])
+        ]
         return cls(**kwargs)
 
 

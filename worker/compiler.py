@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import line_directives, sandbox, toolchains
+from . import directives, line_directives, sandbox, toolchains
 from .analysis import Analysis, Diagnostic, SourceFile
 from .flags import BuildOptions, uses_m
 from .inputs import InvalidInput, compiled_files, find_imports, is_go_file, package_name
@@ -236,6 +236,7 @@ def compile_request(req: CompileRequest) -> Analysis:
         analysis.diagnostics = import_errors
         analysis.errors = [f"{d.file}:{d.line}:{d.column}: {d.message}" for d in import_errors]
         line_directives.annotate(analysis.diagnostics, req.files)
+        analysis.directives = directives.check(analysis, req.groups, package_name(req.files))
         analysis.timings.total_ms = (time.perf_counter() - started) * 1000
         return analysis
 
@@ -292,6 +293,7 @@ def compile_request(req: CompileRequest) -> Analysis:
                 analysis.errors = _unpositioned_errors(output) or [
                     f"The compiler failed (exit status {result.returncode}) without a message."
                 ]
+    analysis.directives = directives.check(analysis, req.groups, package_name(req.files))
     analysis.timings.parse_ms = (time.perf_counter() - parse_start) * 1000
     analysis.timings.total_ms = (time.perf_counter() - started) * 1000
     return analysis

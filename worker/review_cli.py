@@ -11,13 +11,20 @@ program can also be compared under two Go versions, GOARCHes or language version
 
     python -m worker.review_cli main.go main.go --go 1.21.13 --go 1.27.3
 
+With --check-directives the after side's //gcassert: directives (worker/directives.py)
+are checked too: each violated one is reported with the compiler's reason (after the
+diff; in the JSON as "directives", in the Markdown as a section), and any violation
+exits 1.
+
 Exit status: 0 the diff was printed; 1 --fail-on-new-heap and the after side has new
-heap allocations; 2 bad input, a side that did not compile, or the server failed.
+heap allocations, or --check-directives and a directive is violated; 2 bad input, a
+side that did not compile, or the server failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -28,6 +35,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import directive_report
 from .analysis import Analysis, SourceFile
 from .compare import compare
 from .compiler import CompileRequest, compile_request
@@ -36,6 +44,7 @@ from .inputs import InvalidInput, decode_source, join_files, split_files
 from .review import Links, diff_payload, render_markdown, render_text
 
 EXIT_OK, EXIT_NEW_HEAP, EXIT_ERROR = 0, 1, 2
+EXIT_DIRECTIVE_VIOLATED = 1
 FORMATS = ("text", "markdown", "json")
 
 
@@ -172,6 +181,7 @@ def analysis_from_api(payload: dict) -> Analysis:
             "errors": payload.get("errors", []),
             "status": status,
             "toolchain": payload.get("toolchain", ""),
+            "directives": payload.get("directives", []),
         }
     )
 
@@ -212,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when the after side has heap allocations the before side lacks",
     )
+    parser.add_argument(
+        "--check-directives",
+        action="store_true",
+        help="check the after side's //gcassert: directives (inline, bce, noescape, noalloc): "
+        "report each violated one with the compiler's reason; exit 1 on any",
+    )
     return parser
 
 
@@ -235,20 +251,37 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     diff = compare(a.analysis, b.analysis)
     links = Links(compare_url(args.server, a.id, b.id), a.url, b.url) if args.server else None
+    checked = b.analysis.directives if args.check_directives else []
     if args.format == "json":
-        print(json.dumps(diff_payload(diff, links), indent=2, ensure_ascii=False))
+        payload = diff_payload(diff, links)
+        if args.check_directives:
+            payload["directives"] = [directive_dict(r) for r in checked]
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
     elif args.format == "markdown":
         print(render_markdown(diff, links), end="")
+        if args.check_directives:
+            print("\n" + directive_report.render_markdown(checked), end="")
     else:
         print(render_text(diff, links), end="")
+        if args.check_directives:
+            print("\n" + directive_report.render_text(checked), end="")
     for name, side in (("before", diff.a), ("after", diff.b)):
         if not side.ok:
             print(f"review: the {name} side did not compile ({side.status})", file=sys.stderr)
             return EXIT_ERROR
+    failed = EXIT_OK
     if args.fail_on_new_heap and diff.new_heap:
         print(f"review: {len(diff.new_heap)} new heap allocation(s)", file=sys.stderr)
-        return EXIT_NEW_HEAP
-    return EXIT_OK
+        failed = EXIT_NEW_HEAP
+    violated = directive_report.violations(checked)
+    if violated:
+        print(f"review: {len(violated)} //gcassert: directive(s) violated", file=sys.stderr)
+        failed = EXIT_DIRECTIVE_VIOLATED
+    return failed
+
+
+def directive_dict(result) -> dict:
+    return result if isinstance(result, dict) else dataclasses.asdict(result)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from . import directive_report
 from .analysis import KINDS, Analysis, Diagnostic, FlowStep
 from .compare import as_analysis, is_compared, source_lines, subject_of
 
@@ -37,12 +38,15 @@ def to_sarif(analysis: Analysis | dict[str, Any], *, source_url: str = "", tool_
     kinds = sorted({d.kind for d in diagnostics}, key=list(KINDS).index)
     rule_index = {kind: i for i, kind in enumerate(kinds)}
     sources = source_lines(analysis)
+    # //gcassert: directives (worker/directives.py): rules gcassert/<directive> after the kinds
+    directive_rules = directive_report.sarif_rules(analysis.directives)
+    directive_index = {rule["id"]: len(kinds) + i for i, rule in enumerate(directive_rules)}
     run: dict[str, Any] = {
         "tool": {
             "driver": {
                 "name": TOOL_NAME,
                 "version": tool_version or analysis.go,
-                "rules": [_rule(kind) for kind in kinds],
+                "rules": [_rule(kind) for kind in kinds] + directive_rules,
             }
         },
         "artifacts": [
@@ -53,7 +57,12 @@ def to_sarif(analysis: Analysis | dict[str, Any], *, source_url: str = "", tool_
             }
             for f in analysis.files
         ],
-        "results": [_result(d, rule_index[d.kind], sources) for d in diagnostics],
+        "results": [_result(d, rule_index[d.kind], sources) for d in diagnostics]
+        + directive_report.sarif_results(
+            analysis.directives,
+            directive_index,
+            lambda file, line, column: code_point_column(sources.get(file, []), line, column),
+        ),
         "columnKind": "unicodeCodePoints",
         "properties": {
             "go": analysis.go,

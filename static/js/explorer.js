@@ -457,7 +457,8 @@
         messages[kind] = [];
         for (const d of items) {
           const code = $("code", d);
-          const message = code ? code.textContent : "";
+          const reason = $(".directive-reason", d); // a //gcassert: result: its reason too
+          const message = (code ? code.textContent : "") + (reason ? ` \u2014 ${reason.textContent.trim()}` : "");
           messages[kind].push(message);
           const column = parseInt(d.dataset.column || (/\bcol (\d+)/.exec(d.textContent) || [])[1] || "0", 10);
           decisions.push({ kind, column, message });
