@@ -158,17 +158,21 @@ def describe(line: dict) -> str:
     """ "1 alloc/op, 4096 B/op" under a benchmark, "3 allocs, 96 B" in a program's run."""
     per_op = line.get("allocs_per_op")
     if per_op is not None:
-        return f"{_number(per_op)} alloc{'' if per_op == 1 else 's'}/op, {_number(line.get('bytes_per_op') or 0)} B/op"
+        shown = _number(per_op)
+        return f"{shown} alloc{'' if shown == '1' else 's'}/op, {_number(line.get('bytes_per_op') or 0)} B/op"
     allocs = line.get("allocs", 0)
     return f"{allocs} alloc{'' if allocs == 1 else 's'}, {line.get('bytes', 0)} B"
 
 
 def _number(value: float) -> str:
-    if value == int(value):
-        return str(int(value))
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.3g}" if value >= 0.01 else f"{value:.2g}"
+    """Per-operation figures as a person reads them: 4096, 7.5, 1, 0.0002."""
+    if value >= 100:
+        return str(round(value))
+    if value >= 1:
+        return f"{value:.2f}".rstrip("0").rstrip(".")
+    if value == 0:
+        return "0"
+    return f"{value:.2g}"
 
 
 def payload_result(m: Measurement) -> dict:
