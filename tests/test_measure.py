@@ -231,3 +231,27 @@ def test_parse_benchmarks_with_and_without_procs_suffix():
         {"name": "BenchmarkA", "iterations": 1000, "ns_per_op": 1234.0, "bytes_per_op": 64, "allocs_per_op": 2},
         {"name": "BenchmarkB/sub=1", "iterations": 20, "ns_per_op": 5.5, "bytes_per_op": None, "allocs_per_op": None},
     ]
+
+
+def test_engine_cli_measure(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    path = tmp_path / "prog.txtar"
+    path.write_text(CLASSIC_PAIRS)
+    proc = subprocess.run(
+        [sys.executable, "-m", "worker", str(path), "--measure", "--benchtime", "20ms", "--groups", "escape"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["status"] == "ok" and out["measurements"]["status"] == "ok"
+    assert out["measurements"]["benchtime"] == "20ms"
+    bench = {b["name"]: b for b in out["measurements"]["benchmarks"]}
+    assert bench["BenchmarkAppendPreallocated"]["allocs_per_op"] == 1
