@@ -25,8 +25,17 @@ from worker.summary import HEAP_DECISIONS
 from .models import Compilation, Measurement
 from .render import line_anchor
 
+# Below this many allocations per operation a line without a heap decision is not called a
+# disagreement: one-off setup, a sync.Pool refilled after a GC, a map's rare growth.
+RARE_PER_OP = 0.01
+PREDICTED = {
+    "moved-to-heap": "moved to heap",
+    "escapes-to-heap": "escapes to heap",
+    "heap-alloc-call": "heap-allocating call",
+}
 VERDICTS = {
     "agree": "prediction and measurement agree",
+    "rare": "allocates rarely (setup, a pool refilled after a GC): not a per-operation cost",
     "predicted-not-measured": "predicted heap, but no allocation was measured on this line",
     "measured-not-predicted": "allocations measured, but the compiler reported no heap decision on this line",
 }
@@ -109,7 +118,14 @@ def _heap_lines(analysis: dict | None) -> dict[tuple[str, int], list[dict]]:
 def _verdicts(lines: list[dict], analysis: dict | None):
     heap = _heap_lines(analysis)
     for line in lines:
-        yield line, ("agree" if (line.get("file"), line.get("line")) in heap else "measured-not-predicted")
+        yield line, verdict_of(line, (line.get("file"), line.get("line")) in heap)
+
+
+def verdict_of(line: dict, predicted: bool) -> str:
+    if predicted:
+        return "agree"
+    per_op = line.get("allocs_per_op")
+    return "rare" if per_op is not None and per_op < RARE_PER_OP else "measured-not-predicted"
 
 
 def disagreements(result: dict, analysis: dict | None) -> list[dict]:
@@ -133,7 +149,7 @@ def disagreements(result: dict, analysis: dict | None) -> list[dict]:
             )
     heap = _heap_lines(analysis)
     for (file, number), line in sorted(measured.items()):
-        if (file, number) not in heap:
+        if verdict_of(line, (file, number) in heap) == "measured-not-predicted":
             out.append(
                 {
                     "file": file,
@@ -201,6 +217,7 @@ def page_context(comp: Compilation, view: dict | None) -> dict:
     payload = measurements_payload(comp, comp.analysis)
     context["measured"] = payload
     by_line = {(line["file"], line["line"]): line for line in payload["lines"]}
+    heap = _heap_lines(comp.analysis)
     missing = {(d["file"], d["line"]) for d in payload["disagreements"] if d["verdict"] == "predicted-not-measured"}
     index = {file.name: i for i, file in enumerate(view.get("files", []))}
     for d in payload["disagreements"]:
@@ -211,6 +228,7 @@ def page_context(comp: Compilation, view: dict | None) -> dict:
             if key in by_line:
                 entry = by_line[key]
                 line.measured = {
+                    "predicted": _predicted(heap.get(key)),
                     "text": describe(entry),
                     "verdict": entry["verdict"],
                     "says": VERDICTS[entry["verdict"]],
@@ -218,6 +236,7 @@ def page_context(comp: Compilation, view: dict | None) -> dict:
                 }
             elif key in missing:
                 line.measured = {
+                    "predicted": _predicted(heap.get(key)),
                     "text": "no allocation",
                     "verdict": "predicted-not-measured",
                     "says": VERDICTS["predicted-not-measured"],
@@ -229,6 +248,14 @@ def page_context(comp: Compilation, view: dict | None) -> dict:
         row["measured"] = (describe(found) if found else "0") if has_report(payload_result(m)) else None
     context["measured_summary"] = has_report(payload_result(m))
     return context
+
+
+def _predicted(decisions: list[dict] | None) -> str:
+    kinds = [d["kind"] for d in decisions or []]
+    for kind in PREDICTED:
+        if kind in kinds:
+            return PREDICTED[kind]
+    return "no heap decision"
 
 
 def cache_key(comp: Compilation) -> str:

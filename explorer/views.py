@@ -26,6 +26,7 @@ import hashlib
 import re
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -123,6 +124,7 @@ def _page_context(form: dict, compilation: Compilation | None = None, **extra) -
         "compilation": compilation,
         "read_only": False,
         "error": "",
+        "run_enabled": settings.RUN_ENABLED,
     }
     context["result_html"] = result_html(compilation) if compilation is not None and compilation.is_finished else ""
     if compilation is not None and not compilation.is_finished:
