@@ -157,3 +157,55 @@ def test_running_turned_off(live_server_url, settings):
     assert status == 200 and "measure-button" not in html and 'id="measured"' not in html
     status, refused = request("POST", f"{live_server_url}/api/v1/compilations/{body['id']}/measure")
     assert status == 400 and "EXPLORER_RUN=0" in refused["error"]
+
+
+POOL_BEFORE = """-- main.go --
+package main
+
+import "sync"
+
+var pool = sync.Pool{New: func() any { return [1024]byte{} }}
+
+func use() {
+	buf := pool.Get().([1024]byte)
+	buf[0] = 1
+	pool.Put(buf)
+}
+
+func main() {}
+-- main_test.go --
+package main
+
+import "testing"
+
+func BenchmarkPool(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		use()
+	}
+}
+"""
+POOL_AFTER = POOL_BEFORE.replace("return [1024]byte{}", "return new([1024]byte)").replace(
+    ".([1024]byte)", ".(*[1024]byte)"
+)
+
+
+def test_compare_and_review_diff_show_measured_changes_apart(live_server_url):
+    before = measured(live_server_url, {"source": POOL_BEFORE})
+    after = measured(live_server_url, {"source": POOL_AFTER})
+    assert before["measurements"]["result"] == after["measurements"]["result"] == "ok"
+    status, diff = request("GET", f"{live_server_url}/api/v1/compare?a={before['id']}&b={after['id']}")
+    assert status == 200
+    m = diff["measured"]
+    assert "allocs/op 1 → 0 in BenchmarkPool" in m["changes"]
+    assert "B/op 1024 → 0 in BenchmarkPool" in m["changes"]
+    assert "measured, noisy" in m["label"]
+    assert m["benchmarks"][0]["allocs_per_op"] == [1, 0]
+    # never mixed with the compiler's decisions
+    assert all("BenchmarkPool" not in str(change) for change in diff.get("changed", []))
+    status, markdown = request("GET", f"{live_server_url}/api/v1/compare/markdown?a={before['id']}&b={after['id']}")
+    assert status == 200 and "### Measured (measured, noisy" in markdown
+    assert "| `BenchmarkPool` | 1 → 0 | 1024 → 0 |" in markdown
+    decisions_part = markdown.split("### Measured")[0]
+    assert "BenchmarkPool" not in decisions_part or "allocs/op" not in decisions_part
+    status, html = request("GET", f"{live_server_url}/c/{before['id']}/{after['id']}")
+    assert status == 200 and "compare-measured" in html and "allocs/op 1 → 0 in BenchmarkPool" in html
