@@ -255,3 +255,38 @@ def test_engine_cli_measure(tmp_path):
     assert out["measurements"]["benchtime"] == "20ms"
     bench = {b["name"]: b for b in out["measurements"]["benchmarks"]}
     assert bench["BenchmarkAppendPreallocated"]["allocs_per_op"] == 1
+
+
+def test_b_loop_and_sub_benchmarks():
+    from tests.conftest import NEWEST_GO
+
+    source = """package main
+
+import "testing"
+
+var sink []byte
+
+func BenchmarkLoop(b *testing.B) {
+	for b.Loop() {
+		sink = make([]byte, 64)
+	}
+}
+
+func BenchmarkSubs(b *testing.B) {
+	for _, n := range []int{8, 64} {
+		b.Run("n", func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				sink = make([]byte, n)
+			}
+		})
+	}
+}
+"""
+    result = measure(MeasureRequest([SourceFile("main.go", source)], go=NEWEST_GO))
+    assert result["status"] == "ok", result
+    assert line_of(result, "main.go", 9)["allocs_per_op"] == 1.0  # b.Loop's iterations are counted exactly
+    names = [b["name"] for b in result["benchmarks"]]
+    assert names == ["BenchmarkLoop", "BenchmarkSubs/n", "BenchmarkSubs/n#01"]
+    sub = line_of(result, "main.go", 17)
+    assert sub["allocs_per_op"] is None and sub["allocs"] > 1000  # totals only: said in a note
+    assert any("sub-benchmarks" in note for note in result["notes"])

@@ -275,8 +275,18 @@ def interpret(run: run_sandbox.RunResult, marker: str, mode: str, limits: run_sa
     if mode == "benchmarks":
         result["benchmarks"] = parse_benchmarks(stdout)
     ops = {}
+    # A benchmark with sub-benchmarks (b.Run) runs its function once; the operations are the
+    # subs', which cannot be told apart by stack: its lines get totals, not per-op figures.
+    with_subs = sorted({b["name"].split("/", 1)[0] for b in result["benchmarks"] if "/" in b["name"]})
+    if with_subs:
+        result["notes"].append(
+            f"{', '.join(with_subs)} {'runs sub-benchmarks' if len(with_subs) == 1 else 'run sub-benchmarks'} "
+            "(b.Run): its lines show total allocations, not per operation; see the benchmark table for allocs/op."
+        )
     if report is not None:
-        ops = {k: v for k, v in (report.get("ops") or {}).items() if isinstance(v, int) and v > 0}
+        ops = {
+            k: v for k, v in (report.get("ops") or {}).items() if isinstance(v, int) and v > 0 and k not in with_subs
+        }
         result["lines"] = attribute_lines(report.get("records") or [], ops, mode)
         other = report.get("other") or [0, 0]
         result["unattributed"] = {"allocs": _int(other[0]), "bytes": _int(other[1])}
