@@ -84,6 +84,12 @@ def check_settings(go: str | None, goarch: str | None, lang: str | None) -> None
 def _admit(kind: str, target: str, client: Client, lane: str, go: str = "") -> admission.Ticket:
     """A place in the queue, or ServiceBusy (429: the client's share; 503: the service's,
     or no worker running serves this toolchain)."""
+    if go and lane == Lane.RUN and jobs.served(lane, go) is False:
+        raise ServiceBusy(
+            f"No runner for Go {go} is running right now, so programs cannot be measured. Try again later.",
+            30,
+            status=503,
+        )
     if go and jobs.served(lane, go) is False:
         raise ServiceBusy(
             f"No compiler for Go {go} is running right now ({lane} lane): its workers are down or none "
