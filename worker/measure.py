@@ -12,7 +12,6 @@ binary with ``GODEBUG=memprofilerate=1`` and ``GOMAXPROCS=1``; benchmarks with
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import secrets
@@ -206,7 +205,7 @@ def measure(req: MeasureRequest) -> dict:
             **base,
         )
     mode = "benchmarks" if benchmarks else "main"
-    import_errors = check_imports(tc, dataclasses.replace(_as_compile_request(req), files=req.files))
+    import_errors = check_imports(tc, _as_compile_request(req))
     if import_errors:
         return empty_result(
             "build-error",
