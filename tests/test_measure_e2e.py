@@ -209,3 +209,29 @@ def test_compare_and_review_diff_show_measured_changes_apart(live_server_url):
     assert "BenchmarkPool" not in decisions_part or "allocs/op" not in decisions_part
     status, html = request("GET", f"{live_server_url}/c/{before['id']}/{after['id']}")
     assert status == 200 and "compare-measured" in html and "allocs/op 1 → 0 in BenchmarkPool" in html
+
+
+def test_hostile_output_and_benchmark_names_are_escaped(live_server_url):
+    source = """package main
+
+import (
+	"fmt"
+	"testing"
+)
+
+func BenchmarkX(b *testing.B) {
+	fmt.Println("<script>alert(1)</script>")
+	b.Run("<img src=x onerror=alert(2)>", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+		}
+	})
+}
+"""
+    result = measured(live_server_url, {"source": source})
+    m = result["measurements"]
+    assert m["result"] == "ok", m
+    assert "<script>alert(1)</script>" in m["stdout"]  # the API gives the text as it is
+    status, html = request("GET", result["url"])
+    assert status == 200
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html and "&lt;img" in html
