@@ -62,3 +62,38 @@ def test_running_turned_off_or_nothing_to_run(fresh_queue, settings):  # noqa: F
     with pytest.raises(submissions.InvalidInput, match="only GOARCH=amd64"):
         submissions.check_measurable(BENCH, "arm64")
     assert not Job.objects.filter(kind=Job.Kind.RUN).exists()
+
+
+def test_prune_counts_measurements_and_spares_a_program_being_measured():
+    import io
+    import json
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from explorer.models import Compilation
+
+    def stored(name: str, status: str) -> Compilation:
+        comp = Compilation.objects.create(
+            id=name.ljust(16, "a"),
+            source="x",
+            go="1.27.3",
+            goarch="amd64",
+            lang="go1.27",
+            groups="escape",
+            status=Status.DONE,
+            stored_bytes=1000,
+            last_viewed=timezone.now() - timedelta(days=40),
+        )
+        Measurement.objects.create(compilation=comp, status=status, result_gz=b"y" * 200)
+        return comp
+
+    stored("measured", Status.DONE)
+    measuring = stored("measuring", Status.RUNNING)
+    out = io.StringIO()
+    call_command("prune", "--older-than", "30d", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["compilations"] == 1 and report["bytes_freed"] == 1200
+    assert list(Compilation.objects.values_list("pk", flat=True)) == [measuring.pk]
+    assert Measurement.objects.count() == 1
