@@ -205,7 +205,8 @@ def page_context(comp: Compilation, view: dict | None) -> dict:
     from worker.inputs import InvalidInput, split_files
     from worker.measure import RUNNABLE_GOARCHES, check_runnable
 
-    runnable = settings.RUN_ENABLED and comp.goarch in RUNNABLE_GOARCHES
+    compiled = (comp.analysis or {}).get("status") == "ok"  # a program with compile errors cannot run
+    runnable = settings.RUN_ENABLED and comp.goarch in RUNNABLE_GOARCHES and compiled
     if runnable:
         try:
             check_runnable(split_files(comp.source))

@@ -50,3 +50,21 @@ def test_no_measure_button_when_running_is_off(page, live_server_url, settings):
     open_playground(page, live_server_url)
     assert page.locator("#measure-submit").count() == 0
     assert page.locator("#compile-button").count() == 1
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_measured_page_has_no_accessibility_violations(browser, live_server_url, scheme):
+    from tests.browser.test_accessibility import violations
+    from tests.test_measure_e2e import measured
+
+    result = measured(live_server_url, {"source": POOL})
+    assert result["measurements"]["result"] == "ok"
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme=scheme, bypass_csp=True)
+    page = context.new_page()
+    try:
+        page.goto(result["url"])
+        page.wait_for_load_state("networkidle")
+        assert page.locator(".measured-line").count() > 0
+        assert violations(page) == [], scheme
+    finally:
+        context.close()
