@@ -176,7 +176,7 @@ LANE_LIMITS = {
     "fast": {"wall_seconds": _env_float("EXPLORER_FAST_LANE_SECONDS", 5.0), "cpu_seconds": 8},
     "slow": {"wall_seconds": _env_float("EXPLORER_SLOW_LANE_SECONDS", 20.0), "cpu_seconds": 30, "nice": 10},
     # measurements (build + run, worker/measure.py): the lease covers the build and the run
-    "run": {"wall_seconds": 60.0, "cpu_seconds": 30, "nice": 5},
+    "run": {"wall_seconds": 120.0, "cpu_seconds": 30, "nice": 5},
 }
 # --- running users' programs (issue 10: measurements) --------------------------------------
 # EXPLORER_RUN=0 turns running off: the API refuses "measure" (400) and the page has no

@@ -48,6 +48,8 @@ LIMIT_MESSAGES = {
     "file": "The program tried to write a file larger than its limit and was stopped.",
 }
 BUILD_LIMITS = sandbox.Limits(wall_seconds=30.0, cpu_seconds=30)
+RUN_ENV = {"GOMAXPROCS": "1", "GOTRACEBACK": "single"}
+PROFILED_ENV = {**RUN_ENV, "GODEBUG": "memprofilerate=1"}
 
 
 @dataclass
@@ -237,18 +239,37 @@ def measure(req: MeasureRequest) -> dict:
                 "-test.count=1",
                 "-test.timeout=0",
             ]
-        env = {"GOMAXPROCS": "1", "GODEBUG": "memprofilerate=1", "GOTRACEBACK": "single"}
-        run = run_sandbox.run(program_dir, command, env=env, limits=req.limits)
+        clean = None
+        if mode == "benchmarks":
+            # First without recording allocations: the table's ns/op is then a plain
+            # `go test -bench` figure; then with every allocation recorded, for the lines.
+            clean = run_sandbox.run(program_dir, command, env={**RUN_ENV, "EE_PROFILE": "0"}, limits=req.limits)
+        if clean is not None and (clean.limit or clean.returncode != 0):
+            run, profiled = clean, False
+        else:
+            run, profiled = run_sandbox.run(program_dir, command, env=PROFILED_ENV, limits=req.limits), True
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    result = interpret(run, marker, mode, req.limits, benchmarks)
+    result = interpret(run, marker, mode, req.limits, benchmarks, profiled=profiled)
+    if clean is not None and profiled:
+        profiled_rows = result["benchmarks"]
+        result["profiled_benchmarks"] = profiled_rows
+        ops = {b["name"]: b.get("ops_total", 0) for b in profiled_rows}
+        result["benchmarks"] = [
+            {**b, "ops_total": ops.get(b["name"], 0)} for b in parse_benchmarks(_text(clean.stdout))
+        ]
+        result["stdout"] = _text(clean.stdout)[:SHOWN_OUTPUT_BYTES]
     result.update(base)
     result["timings"] = {
         "build_ms": round(build_ms, 1),
-        "run_ms": round(run.wall_ms, 1),
+        "run_ms": round(run.wall_ms + (clean.wall_ms if clean is not None and profiled else 0), 1),
         "total_ms": round((time.perf_counter() - started) * 1000, 1),
     }
     return result
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _as_compile_request(req: MeasureRequest):
@@ -257,8 +278,15 @@ def _as_compile_request(req: MeasureRequest):
     return CompileRequest(req.files, go=req.go, goarch=req.goarch, lang=req.lang, options=req.options)
 
 
-def interpret(run: run_sandbox.RunResult, marker: str, mode: str, limits: run_sandbox.RunLimits, benchmarks) -> dict:
-    """The run's outputs → the measurements dict."""
+def interpret(
+    run: run_sandbox.RunResult,
+    marker: str,
+    mode: str,
+    limits: run_sandbox.RunLimits,
+    benchmarks,
+    profiled: bool = True,
+) -> dict:
+    """The run's outputs → the measurements dict (``profiled``: the run recorded allocations)."""
     stdout = run.stdout.decode("utf-8", "replace")
     stderr, report = split_report(run.stderr.decode("utf-8", "replace"), marker)
     truncated = run.limit == "output" or len(stdout) > SHOWN_OUTPUT_BYTES or len(stderr) > SHOWN_OUTPUT_BYTES
@@ -304,7 +332,7 @@ def interpret(run: run_sandbox.RunResult, marker: str, mode: str, limits: run_sa
     elif run.returncode != 0:
         result["status"] = "exit-error"
         result["errors"].append(_exit_message(run.returncode, stderr))
-    if report is None and not run.limit:
+    if report is None and not run.limit and profiled:
         result["notes"].append(
             "The program ended before its allocations could be reported (os.Exit, a panic or a fatal error): "
             "no per-line counts."

@@ -9,7 +9,8 @@ imported), then:
 
 - benchmarks: ``testing.MainStart`` with the benchmarks (each wrapped to add up the
   ``b.N`` of every call, so per-line allocations can be divided by the operations that
-  really ran), ``m.Run()``;
+  really ran), ``m.Run()``; with ``EE_PROFILE=0`` nothing is recorded nor reported (the
+  engine's first, clean run, whose ns/op is a plain ``go test -bench`` figure);
 - a program: the user's ``main`` once.
 
 Then two garbage collections (the heap profile is complete as of the last finished
@@ -121,12 +122,19 @@ func eeReport(code int) {
 
 _BENCH_MAIN = """
 func main() {
-	runtime.MemProfileRate = 1
+	profiled := os.Getenv("EE_PROFILE") != "0"
+	if profiled {
+		runtime.MemProfileRate = 1
+	} else {
+		runtime.MemProfileRate = 0
+	}
 	benchmarks := []testing.InternalBenchmark{
 BENCHMARKS	}
 	m := testing.MainStart(testdeps.TestDeps{}, nil, benchmarks, nil, nil)
 	code := m.Run()
-	eeReport(code)
+	if profiled {
+		eeReport(code)
+	}
 	os.Exit(code)
 }
 """
