@@ -320,3 +320,37 @@ func main() {
     assert result["status"] == "ok", result
     assert not any(line["line"] == 1 for line in result["lines"])
     assert "#ee-measure 00 begin" in result["stderr"]
+
+
+def test_no_privilege_no_namespaces_no_mounts():
+    result = run_main(
+        """package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	_, _, errno := syscall.RawSyscall(syscall.SYS_UNSHARE, syscall.CLONE_NEWUSER, 0, 0)
+	fmt.Println("unshare:", errno)
+	fmt.Println("mount:", syscall.Mount("none", "/tmp", "tmpfs", 0, ""))
+	_, _, errno = syscall.RawSyscall(syscall.SYS_PTRACE, syscall.PTRACE_TRACEME, 0, 0)
+	fmt.Println("ptrace:", errno)
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(status), "\\n") {
+		if strings.HasPrefix(line, "CapEff:") || strings.HasPrefix(line, "Uid:") {
+			fmt.Println(line)
+		}
+	}
+}
+"""
+    )
+    assert result["status"] == "ok", result
+    out = result["stdout"]
+    assert "unshare: operation not permitted" in out
+    assert "mount: operation not permitted" in out
+    assert "ptrace: operation not permitted" in out
+    assert "CapEff:\t0000000000000000" in out
