@@ -85,9 +85,13 @@ class MeasurementsOut(Schema):
     error: str
     result: str  # "" until done; then ok | exit-error | limit | build-error | nothing-to-run | unsupported
     mode: str  # benchmarks | main
-    benchmarks: list[dict]
-    lines: list[dict]
-    functions: list[dict]
+    benchmarks: list[dict]  # the plain run's: {name, iterations, ns_per_op, bytes_per_op, allocs_per_op, ops_total}
+    profiled_benchmarks: list[dict]  # the same lines of the run that recorded every allocation
+    lines: list[
+        dict
+    ]  # {file, line, function, allocs, bytes, allocs_per_op, bytes_per_op, benchmarks, call_chain, verdict}
+    functions: list[dict]  # {name, allocs, bytes, allocs_per_op, bytes_per_op}: the measured side of `summary`
+    disagreements: list[dict]  # {file, line, verdict, predicted, text}
     stdout: str
     stderr: str
     exit_code: int | None

@@ -63,6 +63,7 @@ def measurements_payload(comp: Compilation, analysis: dict | None) -> dict | Non
         "result": result.get("status", ""),
         "mode": result.get("mode", ""),
         "benchmarks": result.get("benchmarks", []),
+        "profiled_benchmarks": result.get("profiled_benchmarks", []),
         "lines": lines,
         "functions": function_totals(result.get("lines") or [], package),
         "disagreements": disagreements(result, analysis),
