@@ -235,6 +235,7 @@ def page_context(comp: Compilation, view: dict | None) -> dict:
                     "verdict": entry["verdict"],
                     "says": VERDICTS[entry["verdict"]],
                     "chain": " ← ".join(entry.get("call_chain") or []),
+                    "via": (entry.get("call_chain") or [""])[-1] if len(entry.get("call_chain") or []) > 1 else "",
                 }
             elif key in missing:
                 line.measured = {

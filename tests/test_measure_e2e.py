@@ -105,6 +105,7 @@ def test_measure_through_the_api_and_the_page(live_server_url):
     assert 'id="measured"' in html and "benchmark-table" in html
     line11 = source_line(html, "main.go", 11)
     assert "measured-line agree" in line11 and "1 alloc/op, 4096 B/op" in line11
+    assert "via BenchmarkPoolArray main_test.go:7" in line11  # the outermost frame of its call chain
     line21 = source_line(html, "main.go", 21)
     assert "predicted-not-measured" in line21 and "no allocation" in line21
     assert "measured-line" not in source_line(html, "main.go", 10)
