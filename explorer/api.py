@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Literal
 
 import orjson
@@ -23,6 +24,7 @@ from worker.toolchains import GOARCHES
 from . import submissions
 from .api_schema import errors, links_to_compilation
 from .clients import client_of
+from .measurements import measurements_payload
 from .middleware import fault_response
 from .models import ENGINE_VERSION, Compilation
 from .views import stored_or_404
@@ -65,12 +67,46 @@ class CompileIn(Schema):
     env: dict[str, str] | None = Field(None, max_length=8)
     # seconds to wait for a result before answering (at most 10; the server may wait less when busy)
     wait: float = Field(0.0, ge=0.0, le=10.0, allow_inf_nan=False)
+    # also build and run the program (its benchmarks, or main) and count allocations per line
+    measure: bool = False
 
 
 class CompileOut(Schema):
     id: str
     status: str
     url: str
+    measurement: str | None = None  # with "measure": the measurement's status (queued | running | done | failed)
+
+
+class MeasurementsOut(Schema):
+    """Measured allocations of the program (docs/API.md "Measurements")."""
+
+    status: str  # queued | running | done | failed
+    failure: str
+    error: str
+    result: str  # "" until done; then ok | exit-error | limit | build-error | nothing-to-run | unsupported
+    mode: str  # benchmarks | main
+    benchmarks: list[dict]  # the plain run's: {name, iterations, ns_per_op, bytes_per_op, allocs_per_op, ops_total}
+    profiled_benchmarks: list[dict]  # the same lines of the run that recorded every allocation
+    lines: list[
+        dict
+    ]  # {file, line, function, allocs, bytes, allocs_per_op, bytes_per_op, benchmarks, call_chain, verdict}
+    functions: list[dict]  # {name, allocs, bytes, allocs_per_op, bytes_per_op}: the measured side of `summary`
+    disagreements: list[dict]  # {file, line, verdict, predicted, text}
+    stdout: str
+    stderr: str
+    exit_code: int | None
+    truncated: bool
+    limit: str
+    errors: list[str]
+    notes: list[str]
+    unattributed: dict
+    benchtime: str
+    sandbox: dict
+    memory_limit: str  # address-space | cgroup
+    timings: dict
+    created: str
+    finished: str | None
 
 
 class FileOut(Schema):
@@ -105,6 +141,7 @@ class CompilationOut(Schema):
     timings: dict[str, float]
     created: str
     finished: str | None
+    measurements: MeasurementsOut | None  # null until measured ("measure": true or POST …/measure)
 
 
 class FormatIn(Schema):
@@ -136,26 +173,59 @@ def refused(exc: submissions.ServiceBusy) -> JsonResponse:
 def compile_source(request: HttpRequest, payload: CompileIn):
     """Compile (or find) a program. 200 when finished within ``wait``, else 202: poll its ``url`` or
     ``/compilations/{id}``. 429 when this client has its share of the queue or sends too fast,
-    503 when the service is full or its broker unreachable (both with Retry-After)."""
+    503 when the service is full or its broker unreachable (both with Retry-After).
+    With ``measure``, the program's benchmarks (or main) are also run and their allocations
+    counted per line (400 when running is turned off or there is nothing to run)."""
+    client = client_of(request)
     try:
+        if payload.measure:
+            submissions.check_measurable(payload.source, payload.goarch)
         comp = submissions.submit(
             payload.source,
             payload.go,
             payload.goarch,
             payload.lang,
             payload.groups,
-            client=client_of(request),
+            client=client,
             flags=payload.flags,
             env=payload.env,
         )
+        measurement = submissions.request_measurement(comp, client) if payload.measure else None
     except InvalidInput as exc:
         return Status(400, {"error": str(exc)})
     except submissions.ServiceBusy as exc:
         return refused(exc)
     if payload.wait > 0:
+        deadline = time.monotonic() + payload.wait
         comp = submissions.wait_for(comp, payload.wait, result=False)  # the answer names only the status
-    code = 200 if comp.is_finished else 202
-    return Status(code, {"id": comp.id, "status": comp.status, "url": absolute(request, comp)})
+        if measurement is not None:
+            measurement = submissions.wait_for(measurement, max(0.0, deadline - time.monotonic()))
+    finished = comp.is_finished and (measurement is None or measurement.is_finished)
+    body = {"id": comp.id, "status": comp.status, "url": absolute(request, comp)}
+    if measurement is not None:
+        body["measurement"] = measurement.status
+    return Status(200 if finished else 202, body)
+
+
+@api.post(
+    "/compilations/{compilation_id}/measure",
+    response={200: CompileOut, 202: CompileOut, **errors(404, 413)},
+)
+def measure_compilation(request: HttpRequest, compilation_id: str, wait: float = 0.0):
+    """Run the program again and count its allocations (a finished measurement is replaced:
+    measurements are noisy, so they are re-run only on request). 400 when running is turned
+    off (EXPLORER_RUN=0) or there is nothing to run."""
+    comp = stored_or_404(compilation_id)
+    try:
+        measurement = submissions.request_measurement(comp, client_of(request), again=True)
+    except InvalidInput as exc:
+        return Status(400, {"error": str(exc)})
+    except submissions.ServiceBusy as exc:
+        return refused(exc)
+    if wait > 0:
+        measurement = submissions.wait_for(measurement, min(wait, 10.0))
+    body = {"id": comp.id, "status": comp.status, "url": absolute(request, comp), "measurement": measurement.status}
+    return Status(200 if measurement.is_finished else 202, body)
 
 
 @api.post(
@@ -206,6 +276,7 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
         "timings": analysis.get("timings", {}),
         "created": comp.created.isoformat(),
         "finished": comp.finished.isoformat() if comp.finished else None,
+        "measurements": measurements_payload(comp, analysis),
     }
 
 

@@ -19,7 +19,7 @@ from . import broker
 
 log = logging.getLogger("explorer.done_listener")
 
-CHANNELS = ("ee:done:compile", "ee:done:ssa")
+CHANNELS = ("ee:done:compile", "ee:done:ssa", "ee:done:run")
 
 
 def channel(kind: str) -> str:

@@ -34,11 +34,15 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from . import admission, broker
-from .models import Compilation, Failure, Job, Lane, SSADump, Status
+from .models import Compilation, Failure, Job, Lane, Measurement, SSADump, Status
 
 log = logging.getLogger("explorer.jobs")
 
-TARGETS: dict[str, type[Compilation] | type[SSADump]] = {Job.Kind.COMPILE: Compilation, Job.Kind.SSA: SSADump}
+TARGETS: dict[str, type[Compilation] | type[SSADump] | type[Measurement]] = {
+    Job.Kind.COMPILE: Compilation,
+    Job.Kind.SSA: SSADump,
+    Job.Kind.RUN: Measurement,
+}
 LOST_MESSAGE = (
     "The worker compiling this stopped unexpectedly {n} times (it was killed or crashed), so we gave up. "
     "Run it again to retry."
@@ -65,13 +69,19 @@ def lease_seconds(lane: str) -> float:
     return settings.LANE_LIMITS[lane]["wall_seconds"] + settings.LEASE_MARGIN_SECONDS
 
 
-def target_of(job: Job) -> Compilation | SSADump | None:
+def target_of(job: Job) -> Compilation | SSADump | Measurement | None:
     model = TARGETS[job.kind]
     return model.objects.filter(pk=_pk(job)).first()
 
 
 def _pk(job: Job) -> Any:
-    return int(job.target) if job.kind == Job.Kind.SSA else job.target
+    return _pk_value(job.kind, job.target)
+
+
+def retry_lane(job: Job) -> str:
+    """Where a job that ran too long or whose worker was lost runs again: compiles in the
+    slow lane; runs stay in theirs (a run never takes a compiler's place)."""
+    return Lane.RUN if job.lane == Lane.RUN else Lane.SLOW
 
 
 def _targets(job: Job):
@@ -252,14 +262,14 @@ def escalate(job: Job) -> None:
     def write() -> None:
         with transaction.atomic():
             Job.objects.filter(pk=job.pk).update(
-                state=Job.State.QUEUED, lane=Lane.SLOW, claimed_at=None, lease_until=None, worker="", task_id=""
+                state=Job.State.QUEUED, lane=retry_lane(job), claimed_at=None, lease_until=None, worker="", task_id=""
             )
-            _requeue_target(job, Lane.SLOW)
+            _requeue_target(job, retry_lane(job))
 
     with_database_retries(write)
     log.info("job %s moved to the slow lane", job, extra={"job": job.target, "kind": job.kind, "client": job.client})
     remember_costly(job.client)
-    wake(Lane.SLOW, job.go)
+    wake(retry_lane(job), job.go)
 
 
 COSTLY_PREFIX = "ee:costly:"
@@ -309,18 +319,18 @@ def lost(job: Job, why: str) -> str:
             outcome = "failed"
         else:
             moved = mine.update(
-                state=Job.State.QUEUED, lane=Lane.SLOW, claimed_at=None, lease_until=None, worker="", task_id=""
+                state=Job.State.QUEUED, lane=retry_lane(job), claimed_at=None, lease_until=None, worker="", task_id=""
             )
             if not moved:
                 return "raced"
-            _requeue_target(job, Lane.SLOW)
+            _requeue_target(job, retry_lane(job))
             outcome = "requeued"
     log.warning("job %s lost (%s): %s", job, why, outcome, extra={"job": job.target, "kind": job.kind})
     if outcome == "failed":
         admission.release(job.member, job.client)
         notify(job)
     else:
-        wake(Lane.SLOW, job.go)
+        wake(retry_lane(job), job.go)
     return outcome
 
 
@@ -446,7 +456,7 @@ def reconcile() -> dict[str, int]:
 
 
 def _pk_value(kind: str, target: str) -> Any:
-    return int(target) if kind == Job.Kind.SSA else target
+    return int(target) if kind in (Job.Kind.SSA, Job.Kind.RUN) else target
 
 
 def reconcile_safely() -> dict[str, int] | None:

@@ -76,6 +76,7 @@ class Lane(models.TextChoices):
 
     FAST = "fast"
     SLOW = "slow"
+    RUN = "run"  # running users' programs (measurements): never in front of a compile
 
 
 class WorkMixin(models.Model):
@@ -195,19 +196,49 @@ class SSADump(WorkMixin):
         return reverse("ssa", args=[self.compilation_id, self.function])
 
 
+class Measurement(WorkMixin):
+    """The measured allocations of a compilation's program: its benchmarks (or main) run in
+    the run sandbox (worker/measure.py). One per compilation; run again only on request."""
+
+    Status = Status
+    lane = Lane.RUN  # where its job runs (the reconciler reads it)
+
+    compilation = models.OneToOneField(Compilation, on_delete=models.CASCADE, related_name="measurement")
+    result_gz = models.BinaryField(null=True, blank=True)  # the measurements dict, JSON, gzip
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "created"])]
+
+    def __str__(self) -> str:
+        return f"{self.compilation_id} measurement {self.status}"
+
+    def refresh_from_db(self, *args, **kwargs) -> None:
+        super().refresh_from_db(*args, **kwargs)
+        self.__dict__.pop("_result", None)
+
+    @property
+    def result(self) -> dict | None:
+        cached = self.__dict__.get("_result", ...)
+        if cached is ...:
+            cached = orjson.loads(gzip.decompress(bytes(self.result_gz))) if self.result_gz else None
+            self.__dict__["_result"] = cached
+        return cached
+
+
 class Job(models.Model):
     """One queued or running piece of work: the queue of record (see explorer/jobs.py)."""
 
     class Kind(models.TextChoices):
         COMPILE = "compile"
         SSA = "ssa"
+        RUN = "run"  # a Measurement: build and run the program (worker/measure.py)
 
     class State(models.TextChoices):
         QUEUED = "queued"
         RUNNING = "running"
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
-    target = models.CharField(max_length=32)  # Compilation.id, or str(SSADump.pk)
+    target = models.CharField(max_length=32)  # Compilation.id, or str(SSADump.pk), or str(Measurement.pk)
     client = models.CharField(max_length=64)  # who asked (explorer/clients.py), for fair shares
     lane = models.CharField(max_length=4, choices=Lane.choices, default=Lane.FAST)
     go = models.CharField(max_length=16, blank=True)  # the toolchain it needs: only workers that have it take it

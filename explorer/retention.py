@@ -19,7 +19,7 @@ from datetime import timedelta
 from django.db.models import F, Func, Sum
 from django.utils import timezone
 
-from .models import Compilation, Job, SSADump, Status
+from .models import Compilation, Job, Measurement, SSADump, Status
 
 log = logging.getLogger("explorer.retention")
 BATCH = 500
@@ -43,26 +43,36 @@ def _ssa_bytes(queryset) -> int:
     return int(total or 0)
 
 
+def _measurement_bytes(queryset) -> int:
+    total = queryset.aggregate(n=Sum(Func(F("result_gz"), function="LENGTH")))["n"]
+    return int(total or 0)
+
+
 def stored_bytes() -> int:
     total = Compilation.objects.aggregate(n=Sum("stored_bytes"))["n"] or 0
-    return int(total) + _ssa_bytes(SSADump.objects.all())
+    return int(total) + _ssa_bytes(SSADump.objects.all()) + _measurement_bytes(Measurement.objects.all())
 
 
 def _deletable():
     busy = Job.objects.filter(kind=Job.Kind.COMPILE).values("target")
-    return Compilation.objects.exclude(status__in=[Status.QUEUED, Status.RUNNING]).exclude(pk__in=busy)
+    measuring = Measurement.objects.filter(status__in=[Status.QUEUED, Status.RUNNING]).values("compilation_id")
+    return (
+        Compilation.objects.exclude(status__in=[Status.QUEUED, Status.RUNNING])
+        .exclude(pk__in=busy)
+        .exclude(pk__in=measuring)
+    )
 
 
 def _delete(ids: list[str], report: PruneReport, dry_run: bool) -> None:
     comps = Compilation.objects.filter(pk__in=ids)
     freed = int(comps.aggregate(n=Sum("stored_bytes"))["n"] or 0)
     dumps = SSADump.objects.filter(compilation_id__in=ids)
-    freed += _ssa_bytes(dumps)
+    freed += _ssa_bytes(dumps) + _measurement_bytes(Measurement.objects.filter(compilation_id__in=ids))
     report.ssa_dumps += dumps.count()
     report.compilations += len(ids)
     report.bytes_freed += freed
     if not dry_run:
-        comps.delete()  # cascades to the SSA dumps
+        comps.delete()  # cascades to the SSA dumps and the measurement
 
 
 def prune(

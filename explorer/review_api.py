@@ -19,6 +19,7 @@ from ninja import Router, Schema, Status
 
 from worker.analysis import Analysis
 from worker.compare import Diff, compare
+from worker.compare_measured import render_markdown as measured_markdown
 from worker.review import Links, diff_payload, render_markdown, render_text
 from worker.sarif import to_sarif
 
@@ -59,6 +60,15 @@ def diff_of(a: Compilation, b: Compilation) -> Diff:
     return compare(compilation_analysis(a), compilation_analysis(b))
 
 
+def measured_diff_of(a: Compilation, b: Compilation) -> dict | None:
+    """The measurements' changes (worker/compare_measured.py), apart from the decisions'."""
+    from worker.compare_measured import compare_measurements
+
+    from .measurements import measurements_payload
+
+    return compare_measurements(measurements_payload(a, a.analysis), measurements_payload(b, b.analysis))
+
+
 def review_links(request: HttpRequest, a: Compilation, b: Compilation) -> Links:
     return Links(
         compare=request.build_absolute_uri(reverse("compare-page", args=[a.id, b.id])),
@@ -88,11 +98,13 @@ def compare_compilations(request: HttpRequest, a: str, b: str, format: Literal["
     if not (comp_a.is_finished and comp_b.is_finished):
         return Status(202, {"status": "pending", "a": side_status(request, comp_a), "b": side_status(request, comp_b)})
     diff, links = diff_of(comp_a, comp_b), review_links(request, comp_a, comp_b)
+    measured = measured_diff_of(comp_a, comp_b)
     if format == "markdown":
-        return HttpResponse(render_markdown(diff, links), content_type=TEXT_TYPES["markdown"])
+        text = render_markdown(diff, links) + measured_markdown(measured)
+        return HttpResponse(text, content_type=TEXT_TYPES["markdown"])
     if format == "text":
-        return HttpResponse(render_text(diff, links), content_type=TEXT_TYPES["text"])
-    return Status(200, {"a_id": comp_a.id, "b_id": comp_b.id, **diff_payload(diff, links)})
+        return HttpResponse(render_text(diff, links) + measured_markdown(measured), content_type=TEXT_TYPES["text"])
+    return Status(200, {"a_id": comp_a.id, "b_id": comp_b.id, **diff_payload(diff, links), "measured": measured})
 
 
 @router.get(

@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from worker.compare import Decision, Diff, Side, short_name
+from worker.compare_measured import render_markdown as measured_markdown
 from worker.flags import parse_env_text, parse_flag_text
 from worker.inputs import InvalidInput, compiled_files, split_files
 from worker.review import Links, describe, position, render_markdown, settings
@@ -34,7 +35,7 @@ from .clients import client_of
 from .formdata import check_utf8
 from .models import Compilation
 from .render import highlight_lines
-from .review_api import diff_of, review_links
+from .review_api import diff_of, measured_diff_of, review_links
 from .views import stored
 
 SIDES = ("a", "b")
@@ -93,6 +94,7 @@ class CompareView:
     markdown: str
     api_url: str
     markdown_url: str
+    measured: dict | None = None  # the measurements' changes, never mixed with the decisions
 
 
 def _settings_context() -> dict:
@@ -192,14 +194,16 @@ def build_compare_view(request: HttpRequest, a: Compilation, b: Compilation) -> 
     diff = diff_of(a, b)
     page_links = Links(reverse("compare-page", args=[a.id, b.id]), a.get_absolute_url(), b.get_absolute_url())
     query = f"?a={a.id}&b={b.id}"
+    measured = measured_diff_of(a, b)
     return CompareView(
         diff=diff,
         links=page_links,
         rows=_rows(diff, page_links),
         panes=[_pane("a", "Before", a, diff.a, diff.removed, diff), _pane("b", "After", b, diff.b, diff.added, diff)],
-        markdown=render_markdown(diff, review_links(request, a, b)),
+        markdown=render_markdown(diff, review_links(request, a, b)) + measured_markdown(measured),
         api_url=reverse("api:compare_compilations") + query,
         markdown_url=reverse("api:compare_markdown") + query,
+        measured=measured,
     )
 
 

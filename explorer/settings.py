@@ -168,14 +168,28 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Two lanes: every new program starts in the fast lane with a short time limit; one that
 # runs past it moves to the slow lane (its own workers, full limits, lower CPU priority),
 # so costly programs never wait in front of cheap ones.
-LANE_QUEUES = {"fast": "ee.fast", "slow": "ee.slow"}
+LANE_QUEUES = {"fast": "ee.fast", "slow": "ee.slow", "run": "ee.run"}
 # gofmt requests: a queue of their own, consumed by the fast-lane workers too
 # (`-Q ee.fast,ee.format`), so a format never waits behind a lane's backlog.
 FORMAT_QUEUE = "ee.format"
 LANE_LIMITS = {
     "fast": {"wall_seconds": _env_float("EXPLORER_FAST_LANE_SECONDS", 5.0), "cpu_seconds": 8},
     "slow": {"wall_seconds": _env_float("EXPLORER_SLOW_LANE_SECONDS", 20.0), "cpu_seconds": 30, "nice": 10},
+    # measurements (build + run, worker/measure.py): the lease covers the build and the run
+    "run": {"wall_seconds": 120.0, "cpu_seconds": 30, "nice": 5},
 }
+# --- running users' programs (issue 10: measurements) --------------------------------------
+# EXPLORER_RUN=0 turns running off: the API refuses "measure" (400) and the page has no
+# Measure button. Runs go to their own queue (ee.run, workers started with -Q ee.run), so
+# compiles never wait behind them; their sandbox is worker/run_sandbox.py.
+RUN_ENABLED = _env_bool("EXPLORER_RUN", True)
+RUN_LIMITS = {
+    "wall_seconds": _env_float("EXPLORER_RUN_WALL_SECONDS", 10.0),
+    "cpu_seconds": _env_int("EXPLORER_RUN_CPU_SECONDS", 8),
+    "memory_bytes": _env_int("EXPLORER_RUN_MEMORY_BYTES", 1024**3),
+    "processes": _env_int("EXPLORER_RUN_PROCESSES", 64),
+}
+RUN_BENCHTIME = os.environ.get("EXPLORER_RUN_BENCHTIME", "100ms")
 LEASE_MARGIN_SECONDS = _env_float("EXPLORER_LEASE_MARGIN_SECONDS", 25.0)
 # The whole service holds at most this many queued or running jobs (503 beyond), one
 # client at most MAX_CLIENT_JOBS (429 beyond), and runs at most CLIENT_MAX_RUNNING of a

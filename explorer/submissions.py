@@ -24,7 +24,17 @@ from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
 from . import admission, broker, done_listener, jobs
 from .clients import Client
-from .models import Compilation, Failure, Job, Lane, SSADump, Status, admission_member, compilation_key
+from .models import (
+    Compilation,
+    Failure,
+    Job,
+    Lane,
+    Measurement,
+    SSADump,
+    Status,
+    admission_member,
+    compilation_key,
+)
 
 log = logging.getLogger("explorer.submissions")
 
@@ -74,6 +84,12 @@ def check_settings(go: str | None, goarch: str | None, lang: str | None) -> None
 def _admit(kind: str, target: str, client: Client, lane: str, go: str = "") -> admission.Ticket:
     """A place in the queue, or ServiceBusy (429: the client's share; 503: the service's,
     or no worker running serves this toolchain)."""
+    if go and lane == Lane.RUN and jobs.served(lane, go) is False:
+        raise ServiceBusy(
+            f"No runner for Go {go} is running right now, so programs cannot be measured. Try again later.",
+            30,
+            status=503,
+        )
     if go and jobs.served(lane, go) is False:
         raise ServiceBusy(
             f"No compiler for Go {go} is running right now ({lane} lane): its workers are down or none "
@@ -214,6 +230,62 @@ def request_ssa(comp: Compilation, function: str, client: Client) -> SSADump:
     return dump
 
 
+RUN_DISABLED = (
+    "Running programs is turned off on this server (EXPLORER_RUN=0): only the compiler's decisions are shown."
+)
+
+
+def check_measurable(source: str, goarch: str | None) -> None:
+    """Raise InvalidInput when a measurement cannot be asked for: running is off, the
+    GOARCH cannot run here, or there is nothing to run."""
+    from worker.measure import RUNNABLE_GOARCHES, check_runnable
+
+    if not settings.RUN_ENABLED:
+        raise InvalidInput(RUN_DISABLED)
+    if (goarch or "amd64") not in RUNNABLE_GOARCHES:
+        raise InvalidInput(
+            f"Measuring runs the program: only GOARCH={'/'.join(RUNNABLE_GOARCHES)} programs can run on this server."
+        )
+    check_runnable(split_files(decode_source(source)))
+
+
+def request_measurement(comp: Compilation, client: Client, again: bool = False) -> Measurement:
+    """Queue (or find) the measurement of a compilation's program. A finished one is run
+    again only when ``again`` (an explicit re-run); a failure on our side always is."""
+    check_measurable(comp.source, comp.goarch)
+    found = Measurement.objects.filter(compilation=comp).first()
+    if found is not None and not found.may_retry and not (again and found.is_finished):
+        return found
+    ticket = None
+    try:
+        with transaction.atomic():
+            if found is None:
+                found = Measurement.objects.create(compilation=comp)
+            elif not Measurement.objects.filter(pk=found.pk, status__in=[Status.DONE, Status.FAILED]).update(
+                status=Status.QUEUED,
+                failure="",
+                error="",
+                started=None,
+                finished=None,
+                created=timezone.now(),
+                result_gz=None,
+            ):
+                raise IntegrityError("re-queued meanwhile")
+            ticket = _admit(Job.Kind.RUN, str(found.pk), client, Lane.RUN, comp.go)
+            jobs.create(Job.Kind.RUN, str(found.pk), ticket, Lane.RUN, comp.go)
+    except IntegrityError:  # asked for at the same moment
+        if ticket is not None:
+            admission.release(ticket.member, ticket.client)
+        return Measurement.objects.get(compilation=comp)
+    except Exception:
+        if ticket is not None:
+            admission.release(ticket.member, ticket.client)
+        raise
+    jobs.wake(Lane.RUN, comp.go)
+    found.refresh_from_db()
+    return found
+
+
 # --- waiting briefly for a result ----------------------------------------------------------
 
 _pools_lock = threading.Lock()
@@ -243,8 +315,8 @@ def reset_waiting_places() -> None:
 
 
 def wait_for(
-    work: Compilation | SSADump, seconds: float | None = None, *, result: bool = True
-) -> Compilation | SSADump:
+    work: Compilation | SSADump | Measurement, seconds: float | None = None, *, result: bool = True
+) -> Compilation | SSADump | Measurement:
     """Wait up to ``seconds`` for a result, if a waiting place is free in this process.
 
     Waiting holds a web thread, so at most WAIT_SLOTS requests of a process wait at a
@@ -263,10 +335,10 @@ def wait_for(
     return work
 
 
-def _wait(work: Compilation | SSADump, deadline: float, result: bool = True) -> None:
+def _wait(work: Compilation | SSADump | Measurement, deadline: float, result: bool = True) -> None:
     """Re-read ``work`` whenever a worker announces it finished (done_listener), at least
     every 0.5 s anyway, and every 50 ms while the announcements cannot be heard."""
-    kind = Job.Kind.COMPILE if isinstance(work, Compilation) else Job.Kind.SSA
+    kind = {Compilation: Job.Kind.COMPILE, SSADump: Job.Kind.SSA, Measurement: Job.Kind.RUN}[type(work)]
     target = str(work.pk)
     listener = done_listener.listener()
     event = listener.register(kind, target)

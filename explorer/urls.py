@@ -26,6 +26,7 @@ urlpatterns = [
     path("s/<cid:compilation_id>", views.permalink, name="permalink"),
     path("s/<cid:compilation_id>/result", views.result_fragment, name="result-fragment"),
     path("s/<cid:compilation_id>/rerun", views.rerun_view, name="rerun"),
+    path("s/<cid:compilation_id>/measure", views.measure_view, name="measure"),
     path("s/<cid:compilation_id>/raw", views.raw_output, name="raw-output"),
     # A function's symbol name may hold "/" (a generic's shape types): the raw route first.
     path("s/<cid:compilation_id>/ssa/<path:function>/raw", views.ssa_raw, name="ssa-raw"),

@@ -26,6 +26,7 @@ import hashlib
 import re
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -41,7 +42,7 @@ from worker import compiler, ssa, toolchains
 from worker.flags import DEBUG_KEYS, ENV, FLAGS, parse_env_text, parse_flag_text
 from worker.inputs import InvalidInput, is_go_file, split_files
 
-from . import graph, jobs, submissions
+from . import graph, jobs, measurements, submissions
 from .clients import client_of
 from .examples import get_example, load_examples
 from .formdata import check_utf8
@@ -123,6 +124,7 @@ def _page_context(form: dict, compilation: Compilation | None = None, **extra) -
         "compilation": compilation,
         "read_only": False,
         "error": "",
+        "run_enabled": settings.RUN_ENABLED,
     }
     context["result_html"] = result_html(compilation) if compilation is not None and compilation.is_finished else ""
     if compilation is not None and not compilation.is_finished:
@@ -138,6 +140,7 @@ def result_html(comp: Compilation) -> str:
     shared in a review is opened many times.
     """
     key = f"result-html:{ENGINE_VERSION}:{comp.id}:{comp.status}:{comp.finished.isoformat() if comp.finished else ''}"
+    key += measurements.cache_key(comp)
     html = cache.get(key)
     if html is None:
         files = _files(comp)
@@ -145,6 +148,7 @@ def result_html(comp: Compilation) -> str:
         not_compiled = [f for f in files if not is_go_file(f.name)]
         view = build_view(comp.analysis, [f for f in files if is_go_file(f.name)] + not_compiled)
         context = {"compilation": comp, "view": view, "error": comp.error, "busy": False}
+        context.update(measurements.page_context(comp, view))
         html = render_to_string("partials/result.html", {**context, "not_compiled": [f.name for f in not_compiled]})
         cache.set(key, str(html), timeout=24 * 3600)
     return mark_safe(html)  # rendered by the template engine, which escaped everything
@@ -216,6 +220,9 @@ def compile_view(request: HttpRequest) -> HttpResponse:
             flags=parse_flag_text(form["flags"]),
             env=parse_env_text(form["env"]),
         )
+        if request.POST.get("measure"):
+            submissions.check_measurable(source, form["goarch"])
+            submissions.request_measurement(comp, client_of(request))
     except (InvalidInput, submissions.ServiceBusy) as exc:
         return _refused(request, form, exc)
     if request.headers.get("HX-Request") != "true":
@@ -274,6 +281,18 @@ def rerun_view(request: HttpRequest, compilation_id: str) -> HttpResponse:
         form = form_of(comp)
         return _refused(request, form, exc)
     return redirect(comp)
+
+
+@csrf_exempt
+@require_POST
+def measure_view(request: HttpRequest, compilation_id: str) -> HttpResponse:
+    """Measure the program (or measure it again): only on this explicit request."""
+    comp = get_object_or_404(Compilation, pk=compilation_id)
+    try:
+        submissions.request_measurement(comp, client_of(request), again=True)
+    except (InvalidInput, submissions.ServiceBusy) as exc:
+        return _refused(request, form_of(comp), exc)
+    return redirect(comp.get_absolute_url() + "#measured")
 
 
 @require_GET

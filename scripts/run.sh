@@ -30,6 +30,10 @@ pids+=($!)
 .venv/bin/celery -A explorer worker -Q ee.slow -n "slow@%h" --loglevel=INFO \
   --concurrency="${SLOW_WORKER_CONCURRENCY:-1}" >var/worker-slow.log 2>&1 &
 pids+=($!)
+# Measurements (running users' programs): a queue of their own (docs/SECURITY.md).
+.venv/bin/celery -A explorer worker -Q ee.run -n "run@%h" --loglevel=INFO \
+  --concurrency=1 >var/worker-run.log 2>&1 &
+pids+=($!)
 
 export WEB_THREADS="${WEB_THREADS:-8}"
 echo "==> Escape Explorer is at http://$HOST:$PORT/"

@@ -215,13 +215,16 @@ def relaxed_limits():
 
 @pytest.fixture(scope="session")
 def celery_worker(broker, django_db_setup, django_db_blocker, tmp_path_factory):
-    """Real `celery worker` processes: the fast lane (2 processes) and the slow lane (1)."""
+    """Real `celery worker` processes: the fast lane (2 processes), the slow lane (1) and
+    the run lane (1)."""
     logs = tmp_path_factory.mktemp("worker")
     fast = WorkerProcess(logs / "fast.log", broker, "ee.fast,ee.format", 2).start()
     slow = WorkerProcess(logs / "slow.log", broker, "ee.slow", 1).start()
+    run = WorkerProcess(logs / "run.log", broker, "ee.run", 1).start()  # measurements (worker/measure.py)
     yield fast
     fast.stop()
     slow.stop()
+    run.stop()
 
 
 @pytest.fixture

@@ -50,14 +50,14 @@ def test_there_is_no_default_secret():
 
 def test_services_have_health_checks_restart_policies_and_wait_for_health():
     services = resolved()["services"]
-    assert set(services) == {"web", "worker", "worker-slow", "redis", "postgres", "migrate"}
+    assert set(services) == {"web", "worker", "worker-slow", "worker-run", "redis", "postgres", "migrate"}
     for name, service in services.items():
         if name == "migrate":
             assert service["restart"] == "no" and service["command"].endswith("migrate --noinput")
             continue
         assert service["restart"] == "unless-stopped", name
         assert service.get("healthcheck", {}).get("test"), name
-    for name in ("web", "worker", "worker-slow"):
+    for name in ("web", "worker", "worker-slow", "worker-run"):
         depends = services[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["postgres"]["condition"] == depends["redis"]["condition"] == "service_healthy", name
@@ -65,6 +65,7 @@ def test_services_have_health_checks_restart_policies_and_wait_for_health():
     assert (
         "-Q ee.fast,ee.format" in services["worker"]["command"] and "-Q ee.slow" in services["worker-slow"]["command"]
     )
+    assert "-Q ee.run" in services["worker-run"]["command"]  # users' programs run on a queue of their own
     assert "cap_add" not in services["worker"] and services["web"]["read_only"] is True
 
 

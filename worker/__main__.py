@@ -1,8 +1,10 @@
-"""python -m worker path/to/file.go [--go 1.27.3] [--goarch amd64] [--lang go1.22] [--flag=-l] [--env GOAMD64=v3]
+"""python -m worker path/to/file.go [--go 1.27.3] [--goarch amd64] [--lang go1.22] [--flag=-l] [--env GOAMD64=v3] [--measure]
 
 The engine's own front door: prints the analysis as JSON, without Django, Redis or a
 database. A txtar file (-- name.go -- sections) or several .go files of one package
-may be given. Exit status: 0 compiled, 1 compile error or limit, 2 bad input.
+may be given. With --measure, the program's benchmarks (or its main) are also built and run
+in the run sandbox (worker/measure.py) and the JSON gains "measurements". Exit status: 0
+compiled (and, with --measure, ran), 1 compile error, limit or failed run, 2 bad input.
 
 With --check-directives it prints the //gcassert: directives of the code instead, one
 line each (worker/directives.py), and exits 1 when one is violated (or unknown).
@@ -51,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--env", action="append", default=[], metavar="NAME=VALUE", help="a build setting, e.g. GOAMD64=v3"
     )
+    parser.add_argument(
+        "--measure", action="store_true", help="also run the benchmarks (or main) and count allocations per line"
+    )
+    parser.add_argument("--benchtime", default="100ms", help="with --measure: -test.benchtime (default 100ms)")
     parser.add_argument("--indent", type=int, default=2)
     parser.add_argument(
         "--check-directives",
@@ -64,6 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         options = build_options(args.flag, parse_env_text(" ".join(args.env)), args.goarch)
         request = CompileRequest(files, go=args.go, goarch=args.goarch, lang=args.lang, groups=groups, options=options)
         analysis = compile_request(request)
+        measurements = None
+        if args.measure:
+            from .measure import MeasureRequest, measure
+
+            measurements = measure(
+                MeasureRequest(
+                    files, go=args.go, goarch=args.goarch, lang=args.lang, options=options, benchtime=args.benchtime
+                )
+            )
     except (InvalidInput, OSError) as exc:
         print(json.dumps({"status": "invalid-input", "errors": [str(exc)]}, indent=args.indent))
         return 2
@@ -76,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         if not analysis.directives:
             print("no //gcassert: directives found")
         return 1 if directive_report.violations(analysis.directives) else 0
-    print(json.dumps(analysis.to_dict(), indent=args.indent, ensure_ascii=False))
-    return 0 if analysis.status == "ok" else 1
+    output = analysis.to_dict()
+    if measurements is not None:
+        output["measurements"] = measurements
+    print(json.dumps(output, indent=args.indent, ensure_ascii=False))
+    ok = analysis.status == "ok" and (measurements is None or measurements["status"] == "ok")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -96,8 +96,9 @@ def _preexec(limits: Limits, drop_to_nobody: bool):
     return apply
 
 
-def build_argv(command: list[str], *, ro_paths: list[Path], cwd: str) -> list[str]:
-    """bwrap argv; each of ``ro_paths`` is bound read-only at its own path."""
+def build_argv(command: list[str], *, ro_paths: list[Path], cwd: str, rw_paths: list[Path] = ()) -> list[str]:
+    """bwrap argv; each of ``ro_paths`` is bound read-only at its own path, each of
+    ``rw_paths`` (an output directory of the caller's) writable at its own path."""
     argv = [
         bwrap_path(),
         "--unshare-all",  # network, pid, ipc, uts, cgroup namespaces
@@ -126,6 +127,8 @@ def build_argv(command: list[str], *, ro_paths: list[Path], cwd: str) -> list[st
     ]
     for path in ro_paths:
         argv += ["--ro-bind", str(path), str(path)]
+    for path in rw_paths:
+        argv += ["--bind", str(path), str(path)]
     argv += ["--chdir", cwd]
     return argv
 
@@ -139,10 +142,12 @@ def run(
     cwd: str = "/tmp",
     limits: Limits = Limits(),
     stdin: bytes = b"",
+    output_dir: Path | None = None,
 ) -> SandboxResult:
-    """Run ``command`` in a fresh sandbox and capture its output, within ``limits``."""
+    """Run ``command`` in a fresh sandbox and capture its output, within ``limits``.
+    ``output_dir`` (optional) is bound writable: where a build leaves its files."""
     paths = [Path(p) for p in ro_paths] + ([input_dir] if input_dir is not None else [])
-    argv = build_argv(command, ro_paths=paths, cwd=cwd)
+    argv = build_argv(command, ro_paths=paths, cwd=cwd, rw_paths=[output_dir] if output_dir is not None else [])
     for key, value in (env or {}).items():
         argv += ["--setenv", key, value]
     filter_fd = seccomp.filter_fd()
@@ -164,7 +169,8 @@ def _run(
         # nobody must be able to read the input
         os.chmod(input_dir, 0o755)
         for p in input_dir.iterdir():
-            os.chmod(p, 0o644)
+            if p.is_file():
+                os.chmod(p, 0o644)
     start = time.perf_counter()
     proc = subprocess.Popen(
         argv,

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 
+import orjson
 from celery import shared_task, signals
 from django.conf import settings
 from django.db import close_old_connections
@@ -105,6 +106,32 @@ def ssa_outcome(dump, lane: str) -> Outcome:
     return Outcome({"status": "done", "failure": "", "error": "", "html_gz": html_gz})
 
 
+def measure_outcome(measurement) -> Outcome:
+    """Build and run a compilation's program (worker/measure.py) in the run sandbox."""
+    from . import measure
+
+    comp = measurement.compilation
+    try:
+        request = measure.MeasureRequest(
+            files=split_files(comp.source),
+            go=comp.go,
+            goarch=comp.goarch,
+            lang=comp.lang,
+            options=comp.options,
+            limits=dataclasses.replace(measure.run_sandbox.RunLimits(), **settings.RUN_LIMITS),
+            benchtime=settings.RUN_BENCHTIME,
+        )
+        result = measure.measure(request)
+    except InvalidInput as exc:
+        return _failed("input", str(exc), result_gz=None)
+    except Exception:
+        log.exception("measurement of %s failed", comp.pk)
+        return _failed("internal", INTERNAL_ERROR.format(doing="running the program"), result_gz=None)
+    packed = gzip.compress(orjson.dumps(result), compresslevel=6)
+    # A program that hit a limit, crashed or did not build still has a result to show.
+    return Outcome({"status": "done", "failure": "", "error": "", "result_gz": packed})
+
+
 def run_job(job) -> str:
     """Run one claimed job to its end (done, failed or moved to the slow lane)."""
     from explorer import jobs
@@ -117,6 +144,8 @@ def run_job(job) -> str:
         return "missing"
     if job.kind == Job.Kind.COMPILE:
         outcome = compile_outcome(target, job.lane)
+    elif job.kind == Job.Kind.RUN:
+        outcome = measure_outcome(target)
     else:
         outcome = ssa_outcome(target, job.lane)
     if outcome.escalate:

@@ -1,0 +1,224 @@
+"""Run a user's program (a binary we built) under a stricter sandbox than the compiler's.
+
+Knows nothing about Go. The walls (docs/SECURITY.md, "The run sandbox"):
+
+- bubblewrap with every namespace unshared: no network (an empty network namespace), its
+  own PID namespace (the program sees only itself; its own ``/proc``, never the host's),
+  IPC, UTS and cgroup namespaces, a user namespace in which no further ones may be made;
+- a filesystem of nothing but the program's own directory (read-only), a minimal ``/dev``
+  and a small private tmpfs at ``/tmp`` (``tmpfs_bytes``); the root itself is remounted
+  read-only; no toolchain, no ``/usr``, no ``/etc``;
+- the seccomp filter of the compiler's sandbox (worker/seccomp.py);
+- rlimits: CPU seconds, address space (the memory limit: per process, so together with the
+  process limit it bounds the whole tree), processes/threads, open files, file size, no
+  core dumps; as root, the program runs as a user of its own (``RUN_UID``), so its process
+  count is not shared with the compiler's sandboxes (which run as nobody);
+- a wall clock, after which the whole sandbox is killed (bubblewrap is PID 1 of the
+  namespace: when it dies, the kernel kills everything in it), and an output cap.
+
+The memory limit is the address-space limit (``MEMORY_LIMIT_KIND``): this host's cgroups
+are v1 without delegation, so a cgroup-v2 limit for the whole tree is not available.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import seccomp
+from .sandbox import bwrap_path, threads_of_current_user
+
+RUN_UID = 65533  # "nogroup"-range id, not nobody: the compiler sandboxes' thread count is not ours
+RUN_GID = 65533
+MEMORY_LIMIT_KIND = "address-space"
+PROGRAM_DIR = "/run/ee"  # where the program's directory is bound (read-only) inside
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    wall_seconds: float = 10.0
+    cpu_seconds: int = 8
+    # address space per process: the Go runtime reserves ~700 MiB of it at start, so 1 GiB
+    # leaves a heap of about 300 MiB (measured, go1.27.3)
+    memory_bytes: int = 1024**3
+    processes: int = 64  # threads count too (the Go runtime makes a few)
+    open_files: int = 64
+    file_bytes: int = 4 * 1024**2  # largest file the program may write (in its tmpfs)
+    tmpfs_bytes: int = 16 * 1024**2
+    output_bytes: int = 4 * 1024**2  # stdout + stderr captured, then the run is stopped
+
+    def describe(self) -> dict:
+        return {**asdict(self), "memory_limit": MEMORY_LIMIT_KIND, "network": False}
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    wall_ms: float
+    limit: str = ""  # "" or the wall that ended the run: time, cpu, memory, output, file
+
+
+def build_argv(program_dir: Path, command: list[str], env: dict[str, str], limits: RunLimits) -> list[str]:
+    argv = [
+        bwrap_path(),
+        "--unshare-all",  # network, pid, ipc, uts, cgroup
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--hostname",
+        "sandbox",
+        "--proc",
+        "/proc",  # the sandbox's own PID namespace: only its own processes
+        "--dev",
+        "/dev",
+        "--size",
+        str(limits.tmpfs_bytes),
+        "--tmpfs",
+        "/tmp",
+        "--ro-bind",
+        str(program_dir),
+        PROGRAM_DIR,
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/tmp",
+        "--setenv",
+        "HOME",
+        "/tmp",
+        "--setenv",
+        "TMPDIR",
+        "/tmp",
+    ]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    return argv
+
+
+def _preexec(limits: RunLimits, as_root: bool):
+    processes = limits.processes if as_root else threads_of_current_user() + limits.processes
+
+    def apply() -> None:
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        if as_root:
+            os.setgroups([])
+            os.setgid(RUN_GID)
+            os.setuid(RUN_UID)
+        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+        allowed = processes if hard == resource.RLIM_INFINITY else min(processes, hard)
+        resource.setrlimit(resource.RLIMIT_NPROC, (allowed, allowed))
+
+    return apply
+
+
+def run(
+    program_dir: Path, command: list[str], *, env: dict[str, str] | None = None, limits: RunLimits = RunLimits()
+) -> RunResult:
+    """Run ``command`` (its first word a file of ``program_dir``, named by its path inside,
+    under ``PROGRAM_DIR``) in a fresh run sandbox, within ``limits``."""
+    as_root = os.geteuid() == 0
+    if as_root:  # the program's user must be able to read and execute it
+        os.chmod(program_dir, 0o755)
+    argv = build_argv(program_dir, command, env or {}, limits)
+    filter_fd = seccomp.filter_fd()
+    if filter_fd is not None:
+        argv += ["--seccomp", str(filter_fd)]
+    argv += ["--", *command]
+    try:
+        return _run(argv, limits, as_root, () if filter_fd is None else (filter_fd,))
+    finally:
+        if filter_fd is not None:
+            os.close(filter_fd)
+
+
+def _run(argv: list[str], limits: RunLimits, as_root: bool, pass_fds: tuple[int, ...]) -> RunResult:
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_preexec(limits, as_root),
+        close_fds=True,
+        pass_fds=pass_fds,
+    )
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    total, limit = 0, ""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    deadline = start + limits.wall_seconds
+    open_streams = 2
+    while open_streams and not limit:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            limit = "time"
+            break
+        for key, _ in sel.select(timeout=min(remaining, 0.5)):
+            data = os.read(key.fileobj.fileno(), 65536)
+            if not data:
+                sel.unregister(key.fileobj)
+                open_streams -= 1
+                continue
+            room = limits.output_bytes - total
+            chunks[key.data].append(data[: max(0, room)])
+            total += len(data)
+            if total > limits.output_bytes:
+                limit = "output"
+                break
+    if limit:
+        _kill(proc)
+    try:
+        proc.wait(timeout=5 if limit else max(0.1, deadline - time.perf_counter()))
+    except subprocess.TimeoutExpired:
+        limit = limit or "time"
+        _kill(proc)
+        proc.wait()
+    sel.close()
+    proc.stdout.close()
+    proc.stderr.close()
+    rc = proc.returncode
+    stderr = b"".join(chunks["stderr"])
+    if not limit and (rc < 0 or rc > 128):
+        sig = -rc if rc < 0 else rc - 128
+        limit = {signal.SIGXCPU: "cpu", signal.SIGKILL: "cpu", signal.SIGXFSZ: "file"}.get(sig, "")
+    if not limit and rc != 0 and _out_of_memory(stderr):
+        limit = "memory"
+    return RunResult(
+        returncode=rc,
+        stdout=b"".join(chunks["stdout"]),
+        stderr=stderr,
+        wall_ms=(time.perf_counter() - start) * 1000,
+        limit=limit,
+    )
+
+
+def _out_of_memory(stderr: bytes) -> bool:
+    text = stderr.lower()
+    return (
+        b"fatal error: out of memory" in text or b"runtime: out of memory" in text or b"cannot allocate memory" in text
+    )
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        try:
+            proc.kill()
+        except ProcessLookupError:
+            pass
