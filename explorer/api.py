@@ -24,6 +24,7 @@ from worker.toolchains import GOARCHES
 from . import submissions
 from .api_schema import errors, links_to_compilation
 from .clients import client_of
+from .measurements import cache_key as measurements_cache_key
 from .measurements import measurements_payload
 from .middleware import fault_response
 from .models import ENGINE_VERSION, Compilation
@@ -317,6 +318,7 @@ def compilation_json(request: HttpRequest, comp: Compilation) -> bytes:
         return orjson.dumps(compilation_payload(request, comp))
     finished = comp.finished.isoformat() if comp.finished else ""
     key = f"result-json:{ENGINE_VERSION}:{comp.id}:{comp.status}:{finished}:{absolute(request, comp)}"
+    key += measurements_cache_key(comp)  # a measurement (re-run on request) changes the JSON
     body = cache.get(key)
     if body is None:
         body = orjson.dumps(compilation_payload(request, comp))
