@@ -335,6 +335,10 @@
     clearClass("is-highlighted");
     if (!from) { if (editor) editor.highlightLines(0); return; }
     file = file || firstFile();
+    if (big() && !sourceLine(from, file)) { // a big program: load the line's chunk first (bigpage.js)
+      big().ensureLine(file, from).then((added) => { if (added) highlightRange(from, to, file, { scroll }); });
+      if (!editor) return;
+    }
     let first = null;
     for (let n = from; n <= to; n++) {
       const el = sourceLine(n, file);
@@ -380,8 +384,17 @@
       if (fn && !fn.open) fn.open = true;
       scrollWithin(first.closest(".pane-body"), first);
     }
+    if (!first && scroll && big() && !loadingAsm) { // a big program: load its listing first (bigpage.js)
+      loadingAsm = true;
+      big().ensureAsm(file || firstFile(), from).then((added) => {
+        if (added) highlightAsm(from, to, file, { scroll });
+      }).finally(() => { loadingAsm = false; });
+    }
     return first;
   }
+
+  let loadingAsm = false;
+  function big() { return window.escapeExplorerBig && window.escapeExplorerBig.isBig() ? window.escapeExplorerBig : null; }
 
   function scrollWithin(container, el) {
     if (!container || !el) return;
@@ -478,6 +491,23 @@
     const snap = info && info.snap ? info.snap : editor.snapshot();
     const files = fileLines(snap.doc.toString());
     if (info) info.files = files;
+    if (big()) { // a big program: most lines are not in the page (bigpage.js)
+      panelSource = new Map();
+      big().index().then((data) => {
+        if (!data || (info && shown !== info)) return;
+        const lines = [];
+        for (const d of data.lines) {
+          const line = files.toEditor(d.file, d.line);
+          if (line == null) continue;
+          const messages = {};
+          for (const k of d.kinds) messages[k.kind] = d.decisions.filter((x) => x.kind === k.kind).map((x) => x.message);
+          lines.push({ line, file: d.file, fileLine: d.line, kinds: d.kinds, messages, decisions: d.decisions });
+        }
+        editor.setDecisions(lines, snap);
+        if (editor.panelOpen()) renderPanel(editor.cursorLine());
+      });
+      return;
+    }
     const lines = readDecisions(root, files);
     editor.setDecisions(lines, snap);
     if (editor.panelOpen()) renderPanel(editor.cursorLine());
@@ -538,7 +568,15 @@
       : stale ? "this line changed since the compile: these decisions may be out of date" : "";
     panelEl.classList.toggle("is-stale", stale);
     for (const item of items) {
-      const copy = panelSource.get(`${item.file}\n${item.fileLine}`);
+      let copy = panelSource.get(`${item.file}\n${item.fileLine}`);
+      if (!copy && big()) { // a big program: the line's decisions, once its chunk is in the page
+        const li = sourceLine(item.fileLine, item.file);
+        const decisions = li && $(":scope > .decisions", li);
+        if (decisions) panelSource.set(`${item.file}\n${item.fileLine}`, copy = decisions.cloneNode(true));
+        else if (!li) big().ensureLine(item.file, item.fileLine).then((added) => {
+          if (added && editor.panelOpen() && editor.cursorLine() === line) renderPanel(line, kind);
+        });
+      }
       if (!copy) continue;
       const node = copy.cloneNode(true);
       for (const el of $$("[data-kind]", node)) el.classList.toggle("filtered-out", hiddenKinds.has(el.dataset.kind));
@@ -1031,6 +1069,8 @@
   document.addEventListener("mouseleave", () => clearClass("is-hovered"), true);
 
   window.addEventListener("hashchange", applyHash);
+  // a big program's chunk of lines or listing came in (bigpage.js): filters apply to it too
+  document.addEventListener("ee:loaded", () => applyFilters());
 
   // An explicit compile replaces an automatic one on its way.
   document.addEventListener("submit", (event) => {
