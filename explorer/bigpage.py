@@ -141,27 +141,32 @@ def attach_chunks(view: dict, comp: Compilation, all_chunks: list[Chunk], number
 _TOKENS = re.compile(r"//[^\n]*|/\*.*?\*/|`[^`]*`|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'", re.S)
 
 
-def safe_start(text: str, first: int) -> int:
-    """The line to start lexing at to highlight line ``first`` as the whole file would:
-    ``first`` itself, or the line where a comment or raw string that spans it begins."""
-    if first <= 1:
-        return 1
-    offset = 0
-    for _ in range(first - 1):
-        offset = text.index("\n", offset) + 1
-    for m in _TOKENS.finditer(text, 0, offset + 1):
-        if m.start() < offset < m.end():
-            return text.count("\n", 0, m.start()) + 1
-    return first
+def safe_span(text: str, first: int, last: int) -> tuple[int, int]:
+    """The lines to lex to highlight lines ``first..last`` as the whole file would: they,
+    widened to the start and the end of a comment or raw string that crosses either end."""
+    starts = [0]
+    for m in re.finditer("\n", text):
+        starts.append(m.end())
+    begin = starts[first - 1] if first - 1 < len(starts) else len(text)
+    end = starts[last] - 1 if last < len(starts) else len(text)  # the newline ending line ``last``
+    lex_first, lex_last = first, last
+    for m in _TOKENS.finditer(text):
+        if m.start() >= end:
+            break
+        if m.start() < begin < m.end():
+            lex_first = text.count("\n", 0, m.start()) + 1
+        if m.start() < end < m.end():
+            lex_last = text.count("\n", 0, m.end()) + 1
+    return lex_first, lex_last
 
 
 def highlight_span(text: str, first: int, last: int) -> list[str]:
     """render.highlight_lines of lines ``first..last`` only (the same HTML for them)."""
     from .render import highlight_lines
 
-    start = safe_start(text, first)
+    start, stop = safe_span(text, first, last)
     lines = text.split("\n")
-    segment = "\n".join(lines[start - 1 : last]) + "\n"
+    segment = "\n".join(lines[start - 1 : stop]) + "\n"
     return highlight_lines(segment)[first - start : last - start + 1]
 
 
