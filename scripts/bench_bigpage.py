@@ -145,6 +145,17 @@ KEY_LATENCY_JS = """
 """
 
 
+def typing_latency(page) -> list[float]:
+    page.evaluate(KEY_LATENCY_JS)
+    page.click(".cm-content")
+    page.keyboard.press("Control+End")
+    for _ in range(20):
+        page.keyboard.type("x")
+        page.wait_for_timeout(30)
+    page.wait_for_timeout(200)
+    return page.evaluate("() => window.__lat")
+
+
 def bench_browser(base: str, cid: str, last_line: int) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -206,16 +217,24 @@ def bench_browser(base: str, cid: str, last_line: int) -> None:
             print(
                 f"  playground: Compile -> result and decisions in the editor {(time.perf_counter() - start) * 1000:6.0f} ms"
             )
-            page.evaluate(KEY_LATENCY_JS)
-            page.click(".cm-content")
-            page.keyboard.press("Control+End")
-            for _ in range(20):
-                page.keyboard.type("x")
-                page.wait_for_timeout(30)
-            page.wait_for_timeout(200)
-            lat = page.evaluate("() => window.__lat")
+            lat = typing_latency(page)
             print(
-                f"  playground: typing latency (keydown -> next frame) median {statistics.median(lat):5.1f} ms, max {max(lat):5.1f} ms"
+                f"  playground: typing latency (keydown -> next frame) median {statistics.median(lat):5.1f} ms,"
+                f" max {max(lat):5.1f} ms"
+            )
+            context.close()
+            # the same on a small program, for comparison (this machine's floor)
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            page = context.new_page()
+            page.add_init_script("localStorage.setItem('escape-explorer:auto-compile', 'off')")
+            page.goto(f"{base}/", wait_until="load")
+            page.wait_for_selector(".cm-content")
+            page.click("#compile-button")
+            page.wait_for_selector("#result .annotated-source", timeout=60_000)
+            lat = typing_latency(page)
+            print(
+                f"  (a small program:      typing latency median {statistics.median(lat):5.1f} ms,"
+                f" max {max(lat):5.1f} ms)"
             )
             context.close()
         finally:

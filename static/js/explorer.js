@@ -331,12 +331,12 @@
 
   function clearClass(name) { for (const el of $$("." + name)) el.classList.remove(name); }
 
-  function highlightRange(from, to, file, { scroll = true } = {}) {
+  function highlightRange(from, to, file, { scroll = true, instant = false } = {}) {
     clearClass("is-highlighted");
     if (!from) { if (editor) editor.highlightLines(0); return; }
     file = file || firstFile();
     if (big() && !sourceLine(from, file)) { // a big program: load the line's chunk first (bigpage.js)
-      big().ensureLine(file, from).then((added) => { if (added) highlightRange(from, to, file, { scroll }); });
+      big().ensureLine(file, from).then((added) => { if (added) highlightRange(from, to, file, { scroll, instant: true }); });
       if (!editor) return;
     }
     let first = null;
@@ -351,7 +351,7 @@
         if (scroll) editor.scrollToLine(a);
       }
     }
-    if (first && scroll) scrollWithin(first.closest(".pane-body"), first);
+    if (first && scroll) scrollWithin(first.closest(".pane-body"), first, { instant });
     highlightAsm(from, to, file, { scroll });
   }
 
@@ -396,9 +396,10 @@
   let loadingAsm = false;
   function big() { return window.escapeExplorerBig && window.escapeExplorerBig.isBig() ? window.escapeExplorerBig : null; }
 
-  function scrollWithin(container, el) {
+  function scrollWithin(container, el, { instant = false } = {}) {
     if (!container || !el) return;
-    const smooth = matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
+    // instant: past lines a big program's page loads as they come into view (bigpage.js)
+    const smooth = instant || matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
     if (container.scrollHeight > container.clientHeight + 4) {
       const offset = el.getBoundingClientRect().top - container.getBoundingClientRect().top;
       container.scrollTo({ top: container.scrollTop + offset - container.clientHeight / 3, behavior: smooth });
