@@ -325,7 +325,7 @@
   }
 
   function firstFile() {
-    const first = $(".annotated-source .src-line");
+    const first = $(".annotated-source .src-line, .annotated-source .line-chunk"); // a big program's page may start with a placeholder
     return first ? first.dataset.file : "main.go";
   }
 
@@ -648,7 +648,31 @@
     return (active && active.closest && active.closest(".src-line")) || $(".src-line.is-highlighted");
   }
 
+  // A big program's page (bigpage.js): the next decision from every line's decisions,
+  // its chunk loaded first.
+  function navigateBig(direction, matches) {
+    big().index().then((data) => {
+      if (!data) return;
+      const fileOrder = new Map();
+      for (const c of data.chunks) if (!fileOrder.has(c.file)) fileOrder.set(c.file, fileOrder.size);
+      const rank = (file, line) => (fileOrder.get(file) ?? 0) * 1e7 + line;
+      const lines = data.lines.filter((d) => d.kinds.some((k) => matches(k.kind) && !hiddenKinds.has(k.kind)))
+        .sort((a, b) => rank(a.file, a.line) - rank(b.file, b.line));
+      if (!lines.length) { toast("No such decision"); return; }
+      const current = currentSourceLine();
+      const at = current ? rank(current.dataset.file, parseInt(current.dataset.line, 10)) : -1;
+      const next = direction > 0 ? (lines.find((d) => rank(d.file, d.line) > at) || lines[0])
+        : (lines.slice().reverse().find((d) => rank(d.file, d.line) < at && at >= 0) || lines[lines.length - 1]);
+      big().ensureLine(next.file, next.line).then(() => {
+        const target = sourceLine(next.line, next.file);
+        if (target) focusSourceLine(target, matches, { instant: true });
+      });
+    });
+    return true;
+  }
+
   function navigateSource(direction, matches) {
+    if (big()) return navigateBig(direction, matches);
     const lines = $$(".annotated-source .src-line").filter((li) =>
       $$(".gutter .marker[data-kind]", li).some((m) => matches(m.dataset.kind) && !hiddenKinds.has(m.dataset.kind)));
     if (!lines.length) { toast("No such decision"); return true; }
@@ -658,6 +682,10 @@
     let target;
     if (direction > 0) target = lines.find((li) => all.indexOf(li) > at) || lines[0];
     else target = lines.slice().reverse().find((li) => all.indexOf(li) < at && at >= 0) || lines[lines.length - 1];
+    return focusSourceLine(target, matches);
+  }
+
+  function focusSourceLine(target, matches, { instant = false } = {}) {
     const kind = $$(".gutter .marker[data-kind]", target).map((m) => m.dataset.kind).find((k) => matches(k) && !hiddenKinds.has(k));
     focusKind = kind || focusKind;
     clearClass("is-highlighted");
@@ -666,7 +694,7 @@
     highlightAsm(line, line, target.dataset.file, { scroll: true });
     const why = kind && $(`details.why[data-kind="${CSS.escape(kind)}"] > summary`, target);
     (why || $(".ln", target)).focus({ preventScroll: true });
-    scrollWithin(target.closest(".pane-body"), target);
+    scrollWithin(target.closest(".pane-body"), target, { instant });
     return true;
   }
 

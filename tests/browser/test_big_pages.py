@@ -123,3 +123,18 @@ def test_the_big_page_runs_under_its_csp_and_passes_axe(browser, page, live_serv
         assert violations(checked) == []
     finally:
         context.close()
+
+
+def test_alt_j_visits_heap_decisions_beyond_the_loaded_lines(page, live_server_url, big_id):
+    heap_lines = [n for n, text in enumerate(SOURCE.split("\n"), start=1) if text.startswith("\tt := T{")]
+    page.goto(f"{live_server_url}/s/{big_id}#L{heap_lines[-1] + 1}")
+    expect(page.locator(f"#L{heap_lines[-1] + 1}.is-highlighted")).to_be_attached()
+    page.locator(f"#L{heap_lines[-1] + 1} .ln").focus()
+    page.keyboard.press("Alt+j")  # the next heap decision: in main, past the last function
+    target = page.locator(".src-line.is-highlighted")
+    expect(target).to_have_count(1)
+    after = int(target.get_attribute("data-line"))
+    assert after > heap_lines[-1] + 1
+    page.keyboard.press("Alt+k")
+    expect(page.locator(f"#L{after}.is-highlighted")).to_have_count(0)
+    assert int(page.locator(".src-line.is-highlighted").get_attribute("data-line")) < after
