@@ -156,7 +156,7 @@ def typing_latency(page) -> list[float]:
     return page.evaluate("() => window.__lat")
 
 
-def bench_browser(base: str, cid: str, last_line: int) -> None:
+def bench_browser(base: str, cid: str, last_line: int, groups: list[str] | None) -> None:
     from playwright.sync_api import sync_playwright
 
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
@@ -207,6 +207,12 @@ def bench_browser(base: str, cid: str, last_line: int) -> None:
             page.add_init_script("localStorage.setItem('escape-explorer:auto-compile', 'off')")
             page.goto(f"{base}/?copy={cid}", wait_until="load")
             page.wait_for_selector(".cm-content")
+            if groups:  # the same settings as the permalink's, so the compile finds its result
+                page.evaluate(
+                    "groups => { for (const box of document.querySelectorAll('input[name=groups]'))"
+                    " box.checked = groups.includes(box.value); }",
+                    groups,
+                )
             start = time.perf_counter()
             page.click("#compile-button")
             page.wait_for_function(
@@ -255,7 +261,7 @@ def main() -> None:
             cid = compile_program(stack.base, source, groups)
             print(f"  compiled              {(time.perf_counter() - start) * 1000:7.0f} ms (POST -> done)")
             bench_server(stack.base, cid)
-            bench_browser(stack.base, cid, lines)
+            bench_browser(stack.base, cid, lines, groups)
 
 
 if __name__ == "__main__":
