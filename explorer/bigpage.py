@@ -253,9 +253,3 @@ def editor_decisions(analysis: dict, files: list, all_chunks: list[Chunk]) -> di
         "asm": asm,
         "chunks": [{"number": c.number, "file": c.file, "first": c.first, "last": c.last} for c in all_chunks],
     }
-
-
-def kind_counts(analysis: dict) -> Counter:
-    from .render import _is_removed
-
-    return Counter(d["kind"] for d in analysis.get("diagnostics", []) if not _is_removed(d))

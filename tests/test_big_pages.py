@@ -266,3 +266,28 @@ def test_a_14000_case_switch_makes_a_small_page_with_the_default_thresholds(live
     holder = placeholders(page)[-1]
     assert holder["last"] == last
     assert f'id="L{last}"' in get(live_server_url + holder["url"])[1]
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_every_line_of_every_file_is_reachable_in_a_txtar(live_server_url, small_chunks):
+    other = "package main\n\n" + "".join(f"func g{i}() *int {{\n\tx := {i}\n\treturn &x\n}}\n" for i in range(30))
+    archive = f"-- main.go --\n{SOURCE}-- other.go --\n{other}"
+    result = compile_and_wait(live_server_url, {"source": archive})
+    assert result["status"] == "done", result
+    base, cid = live_server_url, result["id"]
+    page = get(f"{base}/s/{cid}")[1]
+    found: dict[str, list[int]] = {"main.go": [], "other.go": []}
+    anchors = re.compile(r'<li class="src-line[^"]*" id="((?:other\.go-)?L\d+)" data-line="(\d+)" data-file="([^"]+)"')
+    for _anchor, line, file in anchors.findall(page):
+        found[file].append(int(line))
+    holders = placeholders(page)
+    assert {h["file"] for h in holders} == {"main.go", "other.go"}
+    for holder in holders:
+        for anchor, line, file in anchors.findall(get(base + holder["url"])[1]):
+            assert file == holder["file"] and anchor == (f"L{line}" if file == "main.go" else f"other.go-L{line}")
+            found[file].append(int(line))
+    assert found["main.go"] == list(range(1, LINES + 1))
+    assert found["other.go"] == list(range(1, other.count("\n") + 1))
+    # the pages of the second file link to its own anchors
+    assert re.search(rf'href="/s/{cid}\?page=\d+#other\.go-L1"', page)
