@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from worker.inputs import InvalidInput, is_go_file, split_files
 from worker.summary import summaries_to_dicts, summarize
@@ -106,6 +107,7 @@ def _part_rows(rows: list[dict], part: int) -> list[dict]:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def asm_function(request: HttpRequest, compilation_id: str, index: int) -> HttpResponse:
     comp = _finished(compilation_id)
     part = _number(request, "part", default=0)
@@ -167,6 +169,7 @@ def asm_function(request: HttpRequest, compilation_id: str, index: int) -> HttpR
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def functions(request: HttpRequest, compilation_id: str) -> HttpResponse:
     comp = _finished(compilation_id)
 

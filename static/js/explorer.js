@@ -712,6 +712,14 @@
     }
     if (!at) return true;
     const first = highlightAsm(at.line, at.line, at.file, { scroll: true });
+    if (!first && big()) { // a big program: its listing may not be loaded yet (bigpage.js)
+      big().ensureAsm(at.file || firstFile(), at.line).then(() => focusAsm(highlightAsm(at.line, at.line, at.file, { scroll: true }), at));
+      return true;
+    }
+    return focusAsm(first, at);
+  }
+
+  function focusAsm(first, at) {
     if (!first) { toast(`No instructions for line ${at.line}`); return true; }
     expandPane(first.closest(".pane"));
     first.tabIndex = -1;

@@ -138,3 +138,19 @@ def test_alt_j_visits_heap_decisions_beyond_the_loaded_lines(page, live_server_u
     page.keyboard.press("Alt+k")
     expect(page.locator(f"#L{after}.is-highlighted")).to_have_count(0)
     assert int(page.locator(".src-line.is-highlighted").get_attribute("data-line")) < after
+
+
+def test_alt_a_loads_the_listing_that_holds_the_lines_instructions(page, live_server_url, big_id):
+    import json
+    import urllib.request
+
+    data = json.load(urllib.request.urlopen(f"{live_server_url}/s/{big_id}/decisions"))
+    heap_line = next(n for n, text in enumerate(SOURCE.split("\n"), start=1) if text.startswith("\tt := T{"))
+    chunk = next(c for c in data["chunks"] if c["first"] <= heap_line <= c["last"])
+    page.goto(f"{live_server_url}/s/{big_id}?page={chunk['number']}")  # the line inline, no listing loaded
+    assert page.locator(".asm-line").count() == 0
+    page.locator(f"#L{heap_line} .ln").focus()
+    page.keyboard.press("Alt+a")
+    focused = page.locator(f'.asm-line[data-line="{heap_line}"]:focus')
+    expect(focused).to_have_count(1)
+    assert page.locator(".toast").count() == 0  # no "No instructions" on the way
