@@ -80,7 +80,9 @@ def highlight_lines(text: str) -> list[str]:
     """
     lines: list[list[str]] = [[]]
     flagged: set[int] = set()
-    for ttype, value in GoLexer().get_tokens(text):
+    # stripnl=False: Pygments would drop the file's leading and trailing blank lines, and
+    # every line after them would be numbered wrongly.
+    for ttype, value in GoLexer(stripnl=False).get_tokens(text):
         css = _css_class(ttype)
         parts = value.split("\n")
         for i, part in enumerate(parts):
@@ -95,9 +97,7 @@ def highlight_lines(text: str) -> list[str]:
     rendered = ["".join(parts) for parts in lines]
     for index in flagged:
         rendered[index] = f'<span class="bidi-line">{rendered[index]}</span>'
-    if text.endswith("\n") and rendered and rendered[-1] == "":
-        rendered.pop()
-    return rendered
+    return rendered[: text.count("\n") + (0 if text.endswith("\n") else 1)]
 
 
 def bidi_marker(char: str) -> str:
@@ -232,6 +232,10 @@ class LineView:
 class FileView:
     name: str
     lines: list[LineView]
+    # A big program's page shows some of its lines (explorer/bigpage.py): the others are
+    # placeholders, loaded as they come into view, with links for the reader without JavaScript.
+    chunks_before: list[dict] = field(default_factory=list)
+    chunks_after: list[dict] = field(default_factory=list)
 
 
 def _is_removed(d: dict) -> bool:
@@ -357,7 +361,7 @@ def _asm_rows(fn: dict, anchors: dict[str, int]) -> dict:
                 "inlined_from": a.get("inlined_from", ""),
             }
         )
-    fn_anchor = "fn-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", fn["name"])
+    fn_anchor = function_anchor(fn["name"])
     heap_allocs = sum(1 for a in instructions if a.get("heap_alloc"))
     barriers = sum(1 for a in instructions if a.get("write_barrier"))
     return {
@@ -372,15 +376,23 @@ def _asm_rows(fn: dict, anchors: dict[str, int]) -> dict:
     }
 
 
-def build_view(analysis: dict | None, files: list) -> dict:
-    """The view model: files with annotated lines, functions with asm, counts by kind."""
+def build_view(analysis: dict | None, files: list, window: dict[int, tuple[int, int]] | None = None) -> dict:
+    """The view model: files with annotated lines, functions with asm, counts by kind.
+
+    ``window`` (a big program's page, explorer/bigpage.py): only these lines, per file index
+    (first, last; a file absent from it shows none), and the functions without their
+    instructions and no per-function summary (both loaded on demand).
+    """
     analysis = analysis or {}
     diags = analysis.get("diagnostics", [])
     functions = analysis.get("functions", [])
     names = [f.name if hasattr(f, "name") else f["name"] for f in files]
     anchors = {name: i for i, name in enumerate(names)}
     by_line: dict[tuple[str, int], list[dict]] = defaultdict(list)
+    shown = None if window is None else {names[i]: span for i, span in window.items() if i < len(names)}
     for d in diags:
+        if shown is not None and not (d["file"] in shown and shown[d["file"]][0] <= d["line"] <= shown[d["file"]][1]):
+            continue
         note = _directive_note(d.get("details", {}).get("line_directive"))
         steps = _flow_steps(d, anchors)
         for step in steps:
@@ -407,7 +419,7 @@ def build_view(analysis: dict | None, files: list) -> dict:
     for index, f in enumerate(files):
         name, text = (f.name, f.text) if hasattr(f, "name") else (f["name"], f["text"])
         lines = []
-        for number, line_html in enumerate(highlight_lines(text), start=1):
+        for number, line_html in _numbered_lines(text, None if window is None else window.get(index, (1, 0))):
             line_diags = by_line.get((name, number), [])
             groups = _groups(line_diags)
             line_bidi = bidi_by_line.get((name, number), [])
@@ -432,7 +444,9 @@ def build_view(analysis: dict | None, files: list) -> dict:
             )
         file_views.append(FileView(name, lines))
     counts = Counter(d["kind"] for d in diags if not _is_removed(d))
-    function_views = [_asm_rows(fn, anchors) for fn in functions]
+    function_views = [_asm_rows(fn, anchors) if window is None else _asm_outline(fn, anchors) for fn in functions]
+    for i, fn in enumerate(function_views):
+        fn["index"] = i
     function_views.sort(key=lambda fn: (not fn["user"], fn.get("file", ""), fn.get("line", 0)))
     summary = (
         [
@@ -442,7 +456,7 @@ def build_view(analysis: dict | None, files: list) -> dict:
             }
             for row in summaries_to_dicts(summarize(analysis))
         ]
-        if analysis.get("functions") or analysis.get("diagnostics")
+        if (analysis.get("functions") or analysis.get("diagnostics")) and window is None
         else []
     )
     return {
@@ -473,6 +487,36 @@ def directive_counts(results: list[dict]) -> dict:
         "held": counts["held"],
         "violated": counts["violated"] + counts["unknown"],
         "undecided": counts["undecided"],
+    }
+
+
+def _numbered_lines(text: str, span: tuple[int, int] | None):
+    """(number, highlighted HTML) of every line, or of the lines ``first..last`` only."""
+    if span is None:
+        return enumerate(highlight_lines(text), start=1)
+    from .bigpage import highlight_span  # a big program's page: only the lines it shows
+
+    return zip(range(span[0], span[1] + 1), highlight_span(text, *span), strict=False)
+
+
+def function_anchor(name: str) -> str:
+    return "fn-" + re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def _asm_outline(fn: dict, anchors: dict[str, int]) -> dict:
+    """A function of a big program's page without its instructions (loaded on demand)."""
+    asm = fn.get("asm", [])
+    return {
+        **{k: v for k, v in fn.items() if k != "asm"},
+        "asm": [],
+        "rows": [],
+        "rows_html": "",
+        "lazy": True,
+        "instructions": sum(1 for a in asm if not a["text"].startswith(DIRECTIVES)),
+        "user": fn.get("file") in anchors,
+        "anchor": function_anchor(fn["name"]),
+        "heap_allocs": sum(1 for a in asm if a.get("heap_alloc")),
+        "write_barriers": sum(1 for a in asm if a.get("write_barrier")),
     }
 
 

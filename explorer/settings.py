@@ -207,6 +207,13 @@ UNSERVED_SECONDS = _env_float("EXPLORER_UNSERVED_SECONDS", 60.0)
 RECONCILE_SECONDS = _env_float("EXPLORER_RECONCILE_SECONDS", 5.0)  # 0: no reconciler thread in workers
 RESULT_WRITE_SECONDS = _env_float("EXPLORER_RESULT_WRITE_SECONDS", 90.0)  # a worker retries storing a result
 
+# --- big programs' pages (explorer/bigpage.py) ----------------------------------------------
+# Past this many lines or decisions a result's page holds one chunk of lines (at most
+# EXPLORER_PAGE_LINES, each decision counting as a line) and loads the others as needed.
+EXPLORER_INLINE_LINES = _env_int("EXPLORER_INLINE_LINES", 1500)
+EXPLORER_INLINE_DECISIONS = _env_int("EXPLORER_INLINE_DECISIONS", 5000)
+EXPLORER_PAGE_LINES = _env_int("EXPLORER_PAGE_LINES", 250)
+
 # --- fair use (explorer/clients.py, explorer/ratelimit.py, explorer/middleware.py) --------
 # "burst/per_minute" per client; API token holders get EXPLORER_TOKEN_LIMIT_FACTOR times more.
 RATE_LIMITS = {

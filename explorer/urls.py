@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import health, review_views, views
+from . import bigpage_views, health, review_views, views
 from .api import api
 
 
@@ -28,6 +28,11 @@ urlpatterns = [
     path("s/<cid:compilation_id>/rerun", views.rerun_view, name="rerun"),
     path("s/<cid:compilation_id>/measure", views.measure_view, name="measure"),
     path("s/<cid:compilation_id>/raw", views.raw_output, name="raw-output"),
+    # A big program's page: its parts, loaded when needed (explorer/bigpage.py)
+    path("s/<cid:compilation_id>/lines", bigpage_views.lines, name="lines"),
+    path("s/<cid:compilation_id>/asm/<int:index>", bigpage_views.asm_function, name="asm-function"),
+    path("s/<cid:compilation_id>/functions", bigpage_views.functions, name="functions"),
+    path("s/<cid:compilation_id>/decisions", bigpage_views.decisions, name="decisions"),
     # A function's symbol name may hold "/" (a generic's shape types): the raw route first.
     path("s/<cid:compilation_id>/ssa/<path:function>/raw", views.ssa_raw, name="ssa-raw"),
     path("s/<cid:compilation_id>/ssa/<path:function>", views.ssa_page, name="ssa"),

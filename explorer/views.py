@@ -42,7 +42,7 @@ from worker import compiler, ssa, toolchains
 from worker.flags import DEBUG_KEYS, ENV, FLAGS, parse_env_text, parse_flag_text
 from worker.inputs import InvalidInput, is_go_file, split_files
 
-from . import graph, jobs, measurements, submissions
+from . import bigpage, bigpage_views, graph, jobs, measurements, submissions
 from .clients import client_of
 from .examples import get_example, load_examples
 from .formdata import check_utf8
@@ -126,27 +126,37 @@ def _page_context(form: dict, compilation: Compilation | None = None, **extra) -
         "error": "",
         "run_enabled": settings.RUN_ENABLED,
     }
-    context["result_html"] = result_html(compilation) if compilation is not None and compilation.is_finished else ""
+    page = extra.pop("page", 1)
+    context["result_html"] = (
+        result_html(compilation, page) if compilation is not None and compilation.is_finished else ""
+    )
     if compilation is not None and not compilation.is_finished:
         context.update(pending_context(compilation))
     context.update(extra)
     return context
 
 
-def result_html(comp: Compilation) -> str:
+def result_html(comp: Compilation, page: int = 1) -> str:
     """The rendered result of a finished compilation, cached: it never changes.
 
     Rendering a 500-line program's result takes a few hundred milliseconds; a permalink
-    shared in a review is opened many times.
+    shared in a review is opened many times. A big program's result shows one chunk of
+    its lines (``page``) and loads the rest when needed (explorer/bigpage.py).
     """
     key = f"result-html:{ENGINE_VERSION}:{comp.id}:{comp.status}:{comp.finished.isoformat() if comp.finished else ''}"
     key += measurements.cache_key(comp)
+    key += f":{page}" if page > 1 else ""
     html = cache.get(key)
     if html is None:
         files = _files(comp)
         # A txtar's go.mod or notes are shown too, after the compiled files, marked "not compiled".
         not_compiled = [f for f in files if not is_go_file(f.name)]
-        view = build_view(comp.analysis, [f for f in files if is_go_file(f.name)] + not_compiled)
+        ordered = [f for f in files if is_go_file(f.name)] + not_compiled
+        if comp.status == Compilation.Status.DONE and bigpage.is_big(ordered, comp.analysis):
+            html = bigpage_views.render_big(comp, ordered, [f.name for f in not_compiled], page)
+            cache.set(key, html, timeout=24 * 3600)
+            return mark_safe(html)  # rendered by the template engine, which escaped everything
+        view = build_view(comp.analysis, ordered)
         context = {"compilation": comp, "view": view, "error": comp.error, "busy": False}
         context.update(measurements.page_context(comp, view))
         html = render_to_string("partials/result.html", {**context, "not_compiled": [f.name for f in not_compiled]})
@@ -267,7 +277,10 @@ def permalink(request: HttpRequest, compilation_id: str) -> HttpResponse:
     comp = get_object_or_404(Compilation.objects.defer("raw_output_gz"), pk=compilation_id)
     touch(comp)
     form = form_of(comp)
-    return render(request, "playground.html", _page_context(form, comp, read_only=True))
+    # ?page=N: a big program's lines N (explorer/bigpage.py), for the reader without JavaScript
+    page = request.GET.get("page", "1")
+    page = int(page) if page.isdigit() and len(page) < 7 else 1
+    return render(request, "playground.html", _page_context(form, comp, read_only=True, page=page))
 
 
 @csrf_exempt

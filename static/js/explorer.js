@@ -325,16 +325,20 @@
   }
 
   function firstFile() {
-    const first = $(".annotated-source .src-line");
+    const first = $(".annotated-source .src-line, .annotated-source .line-chunk"); // a big program's page may start with a placeholder
     return first ? first.dataset.file : "main.go";
   }
 
   function clearClass(name) { for (const el of $$("." + name)) el.classList.remove(name); }
 
-  function highlightRange(from, to, file, { scroll = true } = {}) {
+  function highlightRange(from, to, file, { scroll = true, instant = false } = {}) {
     clearClass("is-highlighted");
     if (!from) { if (editor) editor.highlightLines(0); return; }
     file = file || firstFile();
+    if (big() && !sourceLine(from, file)) { // a big program: load the line's chunk first (bigpage.js)
+      big().ensureLine(file, from).then((added) => { if (added) highlightRange(from, to, file, { scroll, instant: true }); });
+      if (!editor) return;
+    }
     let first = null;
     for (let n = from; n <= to; n++) {
       const el = sourceLine(n, file);
@@ -347,7 +351,7 @@
         if (scroll) editor.scrollToLine(a);
       }
     }
-    if (first && scroll) scrollWithin(first.closest(".pane-body"), first);
+    if (first && scroll) scrollWithin(first.closest(".pane-body"), first, { instant });
     highlightAsm(from, to, file, { scroll });
   }
 
@@ -380,12 +384,22 @@
       if (fn && !fn.open) fn.open = true;
       scrollWithin(first.closest(".pane-body"), first);
     }
+    if (!first && scroll && big() && !loadingAsm) { // a big program: load its listing first (bigpage.js)
+      loadingAsm = true;
+      big().ensureAsm(file || firstFile(), from).then((added) => {
+        if (added) highlightAsm(from, to, file, { scroll });
+      }).finally(() => { loadingAsm = false; });
+    }
     return first;
   }
 
-  function scrollWithin(container, el) {
+  let loadingAsm = false;
+  function big() { return window.escapeExplorerBig && window.escapeExplorerBig.isBig() ? window.escapeExplorerBig : null; }
+
+  function scrollWithin(container, el, { instant = false } = {}) {
     if (!container || !el) return;
-    const smooth = matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
+    // instant: past lines a big program's page loads as they come into view (bigpage.js)
+    const smooth = instant || matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth";
     if (container.scrollHeight > container.clientHeight + 4) {
       const offset = el.getBoundingClientRect().top - container.getBoundingClientRect().top;
       container.scrollTo({ top: container.scrollTop + offset - container.clientHeight / 3, behavior: smooth });
@@ -479,6 +493,23 @@
     const snap = info && info.snap ? info.snap : editor.snapshot();
     const files = fileLines(snap.doc.toString());
     if (info) info.files = files;
+    if (big()) { // a big program: most lines are not in the page (bigpage.js)
+      panelSource = new Map();
+      big().index().then((data) => {
+        if (!data || (info && shown !== info)) return;
+        const lines = [];
+        for (const d of data.lines) {
+          const line = files.toEditor(d.file, d.line);
+          if (line == null) continue;
+          const messages = {};
+          for (const k of d.kinds) messages[k.kind] = d.decisions.filter((x) => x.kind === k.kind).map((x) => x.message);
+          lines.push({ line, file: d.file, fileLine: d.line, kinds: d.kinds, messages, decisions: d.decisions });
+        }
+        editor.setDecisions(lines, snap);
+        if (editor.panelOpen()) renderPanel(editor.cursorLine());
+      });
+      return;
+    }
     const lines = readDecisions(root, files);
     editor.setDecisions(lines, snap);
     if (editor.panelOpen()) renderPanel(editor.cursorLine());
@@ -539,7 +570,15 @@
       : stale ? "this line changed since the compile: these decisions may be out of date" : "";
     panelEl.classList.toggle("is-stale", stale);
     for (const item of items) {
-      const copy = panelSource.get(`${item.file}\n${item.fileLine}`);
+      let copy = panelSource.get(`${item.file}\n${item.fileLine}`);
+      if (!copy && big()) { // a big program: the line's decisions, once its chunk is in the page
+        const li = sourceLine(item.fileLine, item.file);
+        const decisions = li && $(":scope > .decisions", li);
+        if (decisions) panelSource.set(`${item.file}\n${item.fileLine}`, copy = decisions.cloneNode(true));
+        else if (!li) big().ensureLine(item.file, item.fileLine).then((added) => {
+          if (added && editor.panelOpen() && editor.cursorLine() === line) renderPanel(line, kind);
+        });
+      }
       if (!copy) continue;
       const node = copy.cloneNode(true);
       for (const el of $$("[data-kind]", node)) el.classList.toggle("filtered-out", hiddenKinds.has(el.dataset.kind));
@@ -610,7 +649,31 @@
     return (active && active.closest && active.closest(".src-line")) || $(".src-line.is-highlighted");
   }
 
+  // A big program's page (bigpage.js): the next decision from every line's decisions,
+  // its chunk loaded first.
+  function navigateBig(direction, matches) {
+    big().index().then((data) => {
+      if (!data) return;
+      const fileOrder = new Map();
+      for (const c of data.chunks) if (!fileOrder.has(c.file)) fileOrder.set(c.file, fileOrder.size);
+      const rank = (file, line) => (fileOrder.get(file) ?? 0) * 1e7 + line;
+      const lines = data.lines.filter((d) => d.kinds.some((k) => matches(k.kind) && !hiddenKinds.has(k.kind)))
+        .sort((a, b) => rank(a.file, a.line) - rank(b.file, b.line));
+      if (!lines.length) { toast("No such decision"); return; }
+      const current = currentSourceLine();
+      const at = current ? rank(current.dataset.file, parseInt(current.dataset.line, 10)) : -1;
+      const next = direction > 0 ? (lines.find((d) => rank(d.file, d.line) > at) || lines[0])
+        : (lines.slice().reverse().find((d) => rank(d.file, d.line) < at && at >= 0) || lines[lines.length - 1]);
+      big().ensureLine(next.file, next.line).then(() => {
+        const target = sourceLine(next.line, next.file);
+        if (target) focusSourceLine(target, matches, { instant: true });
+      });
+    });
+    return true;
+  }
+
   function navigateSource(direction, matches) {
+    if (big()) return navigateBig(direction, matches);
     const lines = $$(".annotated-source .src-line").filter((li) =>
       $$(".gutter .marker[data-kind]", li).some((m) => matches(m.dataset.kind) && !hiddenKinds.has(m.dataset.kind)));
     if (!lines.length) { toast("No such decision"); return true; }
@@ -620,6 +683,10 @@
     let target;
     if (direction > 0) target = lines.find((li) => all.indexOf(li) > at) || lines[0];
     else target = lines.slice().reverse().find((li) => all.indexOf(li) < at && at >= 0) || lines[lines.length - 1];
+    return focusSourceLine(target, matches);
+  }
+
+  function focusSourceLine(target, matches, { instant = false } = {}) {
     const kind = $$(".gutter .marker[data-kind]", target).map((m) => m.dataset.kind).find((k) => matches(k) && !hiddenKinds.has(k));
     focusKind = kind || focusKind;
     clearClass("is-highlighted");
@@ -628,7 +695,7 @@
     highlightAsm(line, line, target.dataset.file, { scroll: true });
     const why = kind && $(`details.why[data-kind="${CSS.escape(kind)}"] > summary`, target);
     (why || $(".ln", target)).focus({ preventScroll: true });
-    scrollWithin(target.closest(".pane-body"), target);
+    scrollWithin(target.closest(".pane-body"), target, { instant });
     return true;
   }
 
@@ -646,6 +713,14 @@
     }
     if (!at) return true;
     const first = highlightAsm(at.line, at.line, at.file, { scroll: true });
+    if (!first && big()) { // a big program: its listing may not be loaded yet (bigpage.js)
+      big().ensureAsm(at.file || firstFile(), at.line).then(() => focusAsm(highlightAsm(at.line, at.line, at.file, { scroll: true }), at));
+      return true;
+    }
+    return focusAsm(first, at);
+  }
+
+  function focusAsm(first, at) {
     if (!first) { toast(`No instructions for line ${at.line}`); return true; }
     expandPane(first.closest(".pane"));
     first.tabIndex = -1;
@@ -1032,6 +1107,8 @@
   document.addEventListener("mouseleave", () => clearClass("is-hovered"), true);
 
   window.addEventListener("hashchange", applyHash);
+  // a big program's chunk of lines or listing came in (bigpage.js): filters apply to it too
+  document.addEventListener("ee:loaded", () => applyFilters());
 
   // An explicit compile replaces an automatic one on its way.
   document.addEventListener("submit", (event) => {
