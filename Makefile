@@ -16,6 +16,7 @@ test-postgres:  ## the suite on PostgreSQL only (scripts/postgres.sh finds or st
 bench:          ## compile-time and end-to-end benchmarks (medians), then a load test (LOAD_SECONDS=60 LOAD_CLIENTS=50)
 	scripts/setup.sh
 	.venv/bin/python scripts/bench.py
+	.venv/bin/python scripts/bench_bigpage.py
 	.venv/bin/python scripts/throughput.py --clients 12 --seconds 20 --workers 1,2
 	.venv/bin/python scripts/loadtest.py --seconds $(or $(LOAD_SECONDS),60) --clients $(or $(LOAD_CLIENTS),50)
 lint:
