@@ -52,6 +52,7 @@ GO_MOD = "go.mod"
 _REQUIRE = re.compile(r"^\s*require\b", re.MULTILINE)
 _MODULE_LINE = re.compile(r'^\s*module\s+("?)([^\s"]+)\1', re.MULTILINE)
 _GO_LINE = re.compile(r"^\s*go\s+1\.([0-9]{1,3})", re.MULTILINE)
+_GO_MODULE_ERROR = re.compile(r"^go: ([^\s:@]+@[^\s:]+): (.*)$")
 PATTERN_RE = re.compile(r"^[A-Za-z0-9_.~+@/][A-Za-z0-9_.~+@/\-]*$")
 LIST_FIELDS = "ImportPath,Name,Dir,GoFiles,Imports,ImportMap,Standard,DepOnly,Module,Error,DepsErrors,SFiles,EmbedFiles"
 SCRATCH = "_ee"  # the build's scratch directory in the module copy (ignored by ./...: it starts with _)
@@ -226,7 +227,10 @@ def fetch(tc: toolchains.Toolchain, moddir: Path, config: FetchConfig | None) ->
         elif item.get("Zip") and os.path.isfile(item["Zip"]):
             total += os.path.getsize(item["Zip"])
     if not problems and rc != 0:
-        problems.append(_clean(err, moddir) or f"go mod download failed (exit status {rc}).")
+        for line in _clean(err, moddir).splitlines():
+            m = _GO_MODULE_ERROR.match(line)
+            problems.append(f"module {m.group(1)} could not be fetched: {m.group(2)}" if m else line)
+        problems = problems or [f"go mod download failed (exit status {rc})."]
     if problems:
         raise FetchError(problems)
     if total > config.max_download_bytes:

@@ -136,7 +136,10 @@ def git(repo: Path, *args: str, binary: bool = False) -> Any:
 
 def export_tree(repo: Path, rev: str, dest: Path) -> Tree:
     """The revision's module (the repository's subdirectory ``repo`` names) under ``dest``."""
-    commit = git(repo, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+    try:
+        commit = git(repo, "rev-parse", "--verify", "--end-of-options", f"{rev}^{{commit}}")
+    except RepoError:
+        raise RepoError(f"{rev!r} is not a revision of {repo}.") from None
     prefix = git(repo, "rev-parse", "--show-prefix")
     top = git(repo, "rev-parse", "--show-toplevel")
     args = ["archive", "--format=tar", commit]
