@@ -208,13 +208,30 @@ def fetch(tc: toolchains.Toolchain, moddir: Path, config: FetchConfig | None) ->
         raise FetchError([f"go.mod requires {len(required)} modules; the limit is {config.max_modules}."])
     config.modcache.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="ee-fetch-"))
+    deadline = time.monotonic() + config.seconds
+    env = _host_go_env(tc, scratch, config.go_env())
     try:
+        # the module graph first (go.mod files only): how many modules the build needs
         rc, out, err, timed_out = _run_host(
-            [str(tc.go), "mod", "download", "-json"],
-            moddir,
-            _host_go_env(tc, scratch, config.go_env()),
-            config.seconds,
+            [str(tc.go), "list", "-m", "-e", "-json", "all"], moddir, env, config.seconds
         )
+        if not timed_out:
+            graph = [m for m in _json_stream(out) if not m.get("Main")] if rc == 0 else []
+            if len(graph) > config.max_modules:
+                raise FetchError([f"The module needs {len(graph)} modules; the limit is {config.max_modules}."])
+            broken = [m for m in graph if m.get("Error")]
+            if rc != 0 or broken:
+                raise FetchError(
+                    [
+                        f"module {m['Path']}@{m.get('Version', '?')} could not be fetched: {_clean(m['Error'].get('Err', ''), moddir)}"
+                        for m in broken
+                    ]
+                    or _go_errors(err, moddir, rc)
+                )
+            # then every module of the build list (its zip, verified, unpacked)
+            rc, out, err, timed_out = _run_host(
+                [str(tc.go), "mod", "download", "-json", "all"], moddir, env, deadline - time.monotonic()
+            )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if timed_out:
@@ -227,10 +244,7 @@ def fetch(tc: toolchains.Toolchain, moddir: Path, config: FetchConfig | None) ->
         elif item.get("Zip") and os.path.isfile(item["Zip"]):
             total += os.path.getsize(item["Zip"])
     if not problems and rc != 0:
-        for line in _clean(err, moddir).splitlines():
-            m = _GO_MODULE_ERROR.match(line)
-            problems.append(f"module {m.group(1)} could not be fetched: {m.group(2)}" if m else line)
-        problems = problems or [f"go mod download failed (exit status {rc})."]
+        problems = _go_errors(err, moddir, rc)
     if problems:
         raise FetchError(problems)
     if total > config.max_download_bytes:
@@ -241,6 +255,15 @@ def fetch(tc: toolchains.Toolchain, moddir: Path, config: FetchConfig | None) ->
         )
     _readable_by_all(config.modcache)
     return [r.split("@")[0] for r in required]
+
+
+def _go_errors(stderr: str, moddir: Path, rc: int) -> list[str]:
+    """The go command's messages, a module it names said so."""
+    problems = []
+    for line in _clean(stderr, moddir).splitlines():
+        m = _GO_MODULE_ERROR.match(line)
+        problems.append(f"module {m.group(1)} could not be fetched: {m.group(2)}" if m else line)
+    return problems or [f"the go command failed (exit status {rc})."]
 
 
 def _readable_by_all(modcache: Path) -> None:
