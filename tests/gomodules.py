@@ -66,6 +66,11 @@ def proxy_env(proxy: str, modcache: Path) -> dict[str, str]:
     return {"GOPROXY": proxy, "GONOSUMDB": "example.test", "GOMODCACHE": str(modcache), "GOFLAGS": "-mod=mod"}
 
 
+def worker_proxy_env(proxy: str, modcache: Path) -> dict[str, str]:
+    """A worker's settings (worker/modules.py FetchConfig.from_env) for the fake modules."""
+    return {"EXPLORER_GOPROXY": proxy, "EXPLORER_GONOSUMDB": "example.test", "EXPLORER_GOMODCACHE": str(modcache)}
+
+
 def git(repo: Path, *args: str) -> str:
     env = {
         **os.environ,
