@@ -235,6 +235,12 @@ def add_repo_arguments(parser: argparse.ArgumentParser) -> None:
     repo.add_argument("--head", metavar="REV", default="HEAD", help="the revision after it (default HEAD)")
     repo.add_argument("--all", action="store_true", help="analyse every package, not only those that changed")
     repo.add_argument(
+        "--importers",
+        choices=("none", "direct", "all"),
+        default="direct",
+        help="also analyse the importers of changed packages: direct ones (default), all (transitively), none",
+    )
+    repo.add_argument(
         "--fail-on",
         metavar="WHAT,…",
         help="exit 1 on any of: " + ", ".join(review_repo.FAIL_ON),
@@ -274,6 +280,7 @@ def main_repo(args: argparse.Namespace) -> int:
             cache_dir=None if args.no_cache else (args.cache_dir or review_repo.default_cache_dir()),
             modcache=args.modcache,
             jobs=args.jobs,
+            importers=args.importers,
         )
         result = review_repo.review(opts)
     except (InvalidInput, review_repo.RepoError, OSError) as exc:

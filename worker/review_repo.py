@@ -83,6 +83,7 @@ class RepoOptions:
     cache_dir: Path | None = None  # None: no cache
     modcache: Path | None = None
     jobs: int = 0
+    importers: str = "direct"  # also analyse importers of changed packages: none | direct | all
 
 
 @dataclass
@@ -233,9 +234,10 @@ def review(opts: RepoOptions) -> RepoReview:
         result.module_prefix = git(repo, "rev-parse", "--show-prefix").rstrip("/")
         mine_a, mine_b = base.mine(), head.mine()
         listed_errors = [f"{t.rev}: {p.import_path}: {p.error}" for t in trees for p in t.mine().values() if p.error]
+        wanted = changed_packages(base, head, opts.importers)
         chosen = []
         for path in sorted(mine_a.keys() | mine_b.keys()):
-            if opts.all_packages or base.keys.get(path) != head.keys.get(path):
+            if opts.all_packages or path in wanted:
                 chosen.append(path)
             else:
                 result.skipped.append(path)
@@ -263,6 +265,42 @@ def review(opts: RepoOptions) -> RepoReview:
         shutil.rmtree(work, ignore_errors=True)
     result.seconds = time.monotonic() - started
     return result
+
+
+def changed_packages(base: Tree, head: Tree, importers: str = "direct") -> set[str]:
+    """The main module's packages to analyse: those whose files changed (or that exist on
+    one side only, or import another module's package whose version changed), and their
+    importers: ``direct`` ones (what a changed function's inlining or escape summary
+    reaches first), ``all`` (every package whose key changed: exact, and on a deep
+    change, most of the module) or ``none``."""
+    if importers == "all":
+        paths = {p for t in (base, head) for p in t.mine()}
+        return {p for p in paths if base.keys.get(p) != head.keys.get(p)}
+    own_a, own_b = _own_digests(base), _own_digests(head)
+    touched = {p for p in own_a.keys() | own_b.keys() if own_a.get(p) != own_b.get(p)}
+    if importers == "direct":
+        first = set(touched)  # importers of the changed packages, not importers of importers
+        for tree in (base, head):
+            touched |= {p.import_path for p in tree.packages if p.main_module and first.intersection(p.imports)}
+    return touched
+
+
+def _own_digests(tree: Tree) -> dict[str, str]:
+    """Per main-module package: its files, and the keys of other modules' packages it imports."""
+    by_path = {p.import_path: p for p in tree.packages}
+    digests = {}
+    for pkg in tree.packages:
+        if not pkg.main_module:
+            continue
+        digest = hashlib.sha256(pkg.name.encode())
+        for name in pkg.files():
+            digest.update(b"\0" + name.encode() + b"\0" + (tree.root / name).read_bytes())
+        for imp in sorted(pkg.imports):
+            dep = by_path.get(imp)
+            if dep is not None and not dep.main_module and not dep.standard:
+                digest.update(f"\0{imp}={tree.keys.get(imp, '')}".encode())
+        digests[pkg.import_path] = digest.hexdigest()
+    return digests
 
 
 # --- what fails the run ----------------------------------------------------------------------
