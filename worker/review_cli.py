@@ -246,7 +246,11 @@ def add_repo_arguments(parser: argparse.ArgumentParser) -> None:
         help="exit 1 on any of: " + ", ".join(review_repo.FAIL_ON),
     )
     repo.add_argument(
-        "--hot", action="append", default=[], metavar="PATTERN", help="--fail-on counts only in these packages"
+        "--hot",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="--fail-on counts only in these packages (./dir/..., import paths; repeatable or comma-separated)",
     )
     repo.add_argument(
         "--cache-dir", type=Path, help=f"analyses per package (default {review_repo.default_cache_dir()})"
@@ -286,7 +290,8 @@ def main_repo(args: argparse.Namespace) -> int:
     except (InvalidInput, review_repo.RepoError, OSError) as exc:
         print(f"review: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    failures = review_repo.violations(result, fail_on, args.hot)
+    hot = [h.strip() for item in args.hot for h in item.split(",") if h.strip()]
+    failures = review_repo.violations(result, fail_on, hot)
     print(review_repo.render(result, args.format, failures), end="")
     print(
         f"review: {review_repo.headline(result)}; {result.compiled} compiled, {result.cached} from the cache, "
