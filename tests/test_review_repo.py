@@ -272,3 +272,23 @@ def test_patterns_limit_the_packages(shop, env, capsys):
 def test_bad_pattern_is_refused(shop, env, capsys):
     code, _, err = run(capsys, "--repo", str(shop["repo"]), "--base", shop["base"], "--no-cache", "./a;b")
     assert code == 2 and "not a pattern" in err
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_through_a_server(shop, capsys, live_server_url):
+    """--server: the same review compiled by the server's workers (their proxy serves the same modules)."""
+    args = ["--repo", str(shop["repo"]), "--base", shop["base"], "--head", shop["head"], "--server", live_server_url]
+    code, out, err = run(capsys, *args, "--format", "json", "--fail-on", "new-heap,lost-inline")
+    assert code == 1, err
+    payload = json.loads(out)
+    diffs = by_package(payload)
+    assert set(diffs) == {f"{SHOP}/alpha", f"{SHOP}/beta", f"{SHOP}/gamma"}
+    assert set(payload["skipped"]) == {f"{SHOP}/delta", f"{SHOP}/epsilon", f"{SHOP}/cmd/shop"}
+    assert [d["subject"] for d in diffs[f"{SHOP}/alpha"]["added"] if d["group"] == "heap"] == ["c"]
+    assert [d["subject"] for d in diffs[f"{SHOP}/beta"]["removed"]] == ["Small"]
+    assert [d["subject"] for d in diffs[f"{SHOP}/gamma"]["removed"]] == ["s[0]"]
+    assert {f.split(":")[0] for f in payload["failures"]} == {"new-heap", "lost-inline"}
+    code, out, err = run(capsys, *args, "--format", "sarif")
+    assert code == 0, err
+    validate_sarif(json.loads(out))

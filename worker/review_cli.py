@@ -262,9 +262,6 @@ def add_repo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main_repo(args: argparse.Namespace) -> int:
     """--repo DIR --base REV --head REV [PATTERN …]"""
-    if args.server:
-        print("review: --server is not available with --repo yet; run it where the toolchain is", file=sys.stderr)
-        return EXIT_ERROR
     try:
         if not args.base:
             raise InvalidInput("--repo needs --base REV")
@@ -286,8 +283,12 @@ def main_repo(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             importers=args.importers,
         )
-        result = review_repo.review(opts)
-    except (InvalidInput, review_repo.RepoError, OSError) as exc:
+        if args.server:
+            settings = Settings(opts.go, opts.goarch, opts.lang, tuple(opts.options.flags))
+            result = review_repo.review_via_server(opts, Server(args.server, args.timeout, args.token), settings)
+        else:
+            result = review_repo.review(opts)
+    except (InvalidInput, review_repo.RepoError, ReviewError, OSError) as exc:
         print(f"review: {exc}", file=sys.stderr)
         return EXIT_ERROR
     hot = [h.strip() for item in args.hot for h in item.split(",") if h.strip()]

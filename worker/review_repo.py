@@ -303,6 +303,127 @@ def _own_digests(tree: Tree) -> dict[str, str]:
     return digests
 
 
+# --- through a server's API -------------------------------------------------------------------
+
+IGNORED_DIRS = ("testdata", "vendor")
+
+
+def module_packages(root: Path, module: str) -> dict[str, dict[str, str]]:
+    """Import path -> {file path relative to the module root: text} of a module on disk:
+    non-test .go files, directories go ignores (testdata, vendor, _x, .x) and nested
+    modules left out. (The server's go list applies build constraints.)"""
+    packages: dict[str, dict[str, str]] = {}
+    for path in sorted(root.rglob("*.go")):
+        rel = path.relative_to(root)
+        parts = rel.parts[:-1]
+        if path.name.endswith("_test.go") or any(p in IGNORED_DIRS or p[0] in "._" for p in parts):
+            continue
+        if any((root.joinpath(*parts[: i + 1]) / modules.GO_MOD).is_file() for i in range(len(parts))):
+            continue  # another module
+        import_path = "/".join([module, *parts])
+        packages.setdefault(import_path, {})[rel.as_posix()] = path.read_text(encoding="utf-8", errors="replace")
+    return packages
+
+
+def _imports_of(files: dict[str, str]) -> set[str]:
+    from .analysis import SourceFile
+    from .inputs import find_imports
+
+    return {site.path for site in find_imports([SourceFile(n, t) for n, t in files.items()])}
+
+
+def review_via_server(opts: RepoOptions, server, settings) -> RepoReview:
+    """The same review, compiled by an Escape Explorer server (``--server URL``): one
+    request per package and side, a txtar of go.mod, go.sum, the package's files and those
+    of the module's packages it imports (the server fetches other modules through its own
+    proxy). Each archive must fit the server's limits (docs/API.md)."""
+    from .analysis import SourceFile
+
+    started = time.monotonic()
+    repo = opts.repo.resolve()
+    work = Path(tempfile.mkdtemp(prefix="ee-review-"))
+    try:
+        trees, files = [], []
+        for name, rev in (("base", opts.base), ("head", opts.head)):
+            tree = export_tree(repo, rev, work / name)
+            module = modules.module_path((tree.root / modules.GO_MOD).read_text())
+            trees.append(tree)
+            files.append((module, module_packages(tree.root, module), tree.root))
+        base, head = trees
+        result = RepoReview(base, head, "", opts.goarch)
+        result.module_prefix = git(repo, "rev-parse", "--show-prefix").rstrip("/")
+        (mod_a, pk_a, _), (mod_b, pk_b, _) = files
+        matched = {p for p in pk_a.keys() | pk_b.keys() if _matches(p, mod_b or mod_a, opts.patterns)}
+        touched = {p for p in matched if pk_a.get(p) != pk_b.get(p)}
+        if opts.importers != "none":
+            for _ in range(len(matched) if opts.importers == "all" else 1):
+                more = {p for pk in (pk_a, pk_b) for p in matched if p in pk and _imports_of(pk[p]) & touched}
+                if more <= touched:
+                    break
+                touched |= more
+        for path in sorted(matched):
+            if not (opts.all_packages or path in touched):
+                result.skipped.append(path)
+                continue
+            sides = []
+            for (module, packages, root), tree in zip(files, trees, strict=True):
+                if path not in packages:
+                    sides.append(None)
+                    continue
+                archive = [
+                    SourceFile(n, (root / n).read_text()) for n in (modules.GO_MOD, "go.sum") if (root / n).is_file()
+                ]
+                for dep in _closure(path, packages, module):
+                    archive += [SourceFile(n, t) for n, t in sorted(packages[dep].items())]
+                compiled = server.compile(archive, settings)
+                one = compiled.analysis
+                own = set(packages[path])
+                one.diagnostics = [d for d in one.diagnostics if d.file in own]
+                one.functions = [f for f in one.functions if f.file in own]
+                one.files = [f for f in one.files if f.name in own]
+                result.go = result.go or one.go
+                if one.status != "ok":
+                    result.errors.append(f"{tree.rev}: {path}: " + "; ".join(one.errors[:3] or [one.status]))
+                sides.append(one)
+            a, b = sides
+            if (a is not None and a.status != "ok") or (b is not None and b.status != "ok"):
+                continue
+            empty = Analysis(go=(a or b).go, goarch=opts.goarch, lang=(a or b).lang)
+            status = "changed" if a and b else "added" if b else "removed"
+            rel = path[len(mod_b or mod_a) :].lstrip("/")
+            sources = {f.name: f.text.splitlines() for f in (b or a).files}
+            result.packages.append(PackageDiff(path, status, compare(a or empty, b or empty), rel, sources))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _matches(import_path: str, module: str, patterns: list[str]) -> bool:
+    rel = import_path[len(module) :].lstrip("/") or "."
+    for pattern in patterns or ["./..."]:
+        p = pattern.removeprefix("./").rstrip("/") or "."
+        if p == "..." or p == rel or import_path == pattern:
+            return True
+        if p.endswith("/...") and (rel == p[:-4] or rel.startswith(p[:-3])):
+            return True
+        if pattern.endswith("/...") and import_path.startswith(pattern[:-3]):
+            return True
+    return False
+
+
+def _closure(path: str, packages: dict[str, dict[str, str]], module: str) -> list[str]:
+    """The package and the module's packages it imports, transitively."""
+    seen, todo = [], [path]
+    while todo:
+        p = todo.pop()
+        if p in seen or p not in packages:
+            continue
+        seen.append(p)
+        todo += [i for i in _imports_of(packages[p]) if i == module or i.startswith(module + "/")]
+    return seen
+
+
 # --- what fails the run ----------------------------------------------------------------------
 
 
