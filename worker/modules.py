@@ -55,6 +55,7 @@ _GO_LINE = re.compile(r"^\s*go\s+1\.([0-9]{1,3})", re.MULTILINE)
 _GO_MODULE_ERROR = re.compile(r"^go: ([^\s:@]+@[^\s:]+): (.*)$")
 PATTERN_RE = re.compile(r"^[A-Za-z0-9_.~+@/][A-Za-z0-9_.~+@/\-]*$")
 LIST_FIELDS = "ImportPath,Name,Dir,GoFiles,Imports,ImportMap,Standard,DepOnly,Module,Error,DepsErrors,SFiles,EmbedFiles"
+TIME_LIMIT_REACHED = "the time limit was reached."
 SCRATCH = "_ee"  # the build's scratch directory in the module copy (ignored by ./...: it starts with _)
 
 
@@ -137,6 +138,10 @@ class FetchError(Exception):
         self.messages = messages
 
 
+class FetchTimeout(FetchError):
+    """The fetch ran past its time limit (a limit, as a compile's time limit is)."""
+
+
 def _host_go_env(tc: toolchains.Toolchain, scratch: Path, extra: dict[str, str]) -> dict[str, str]:
     """The go command's environment outside the sandbox: nothing of the worker's own."""
     return {
@@ -181,9 +186,12 @@ def read_go_mod(tc: toolchains.Toolchain, moddir: Path) -> dict:
     return json.loads(out)
 
 
-def fetch(tc: toolchains.Toolchain, moddir: Path, config: FetchConfig | None) -> list[str]:
+def fetch(
+    tc: toolchains.Toolchain, moddir: Path, config: FetchConfig | None, seconds: float | None = None
+) -> list[str]:
     """Download the modules go.mod requires into the module cache. Returns the required
-    module paths; raises :class:`FetchError` naming each one that cannot be fetched."""
+    module paths; raises :class:`FetchError` naming each one that cannot be fetched.
+    ``seconds``: a tighter time limit than the configuration's (a lane's)."""
     mod = read_go_mod(tc, moddir)
     for rep in mod.get("Replace") or []:
         new = rep.get("New", {}).get("Path", "")
@@ -208,13 +216,12 @@ def fetch(tc: toolchains.Toolchain, moddir: Path, config: FetchConfig | None) ->
         raise FetchError([f"go.mod requires {len(required)} modules; the limit is {config.max_modules}."])
     config.modcache.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="ee-fetch-"))
-    deadline = time.monotonic() + config.seconds
+    limit = min(config.seconds, seconds) if seconds else config.seconds
+    deadline = time.monotonic() + limit
     env = _host_go_env(tc, scratch, config.go_env())
     try:
         # the module graph first (go.mod files only): how many modules the build needs
-        rc, out, err, timed_out = _run_host(
-            [str(tc.go), "list", "-m", "-e", "-json", "all"], moddir, env, config.seconds
-        )
+        rc, out, err, timed_out = _run_host([str(tc.go), "list", "-m", "-e", "-json", "all"], moddir, env, limit)
         if not timed_out:
             graph = [m for m in _json_stream(out) if not m.get("Main")] if rc == 0 else []
             if len(graph) > config.max_modules:
@@ -235,7 +242,7 @@ def fetch(tc: toolchains.Toolchain, moddir: Path, config: FetchConfig | None) ->
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if timed_out:
-        raise FetchError([f"Downloading the modules took longer than {config.seconds:g} s and was stopped."])
+        raise FetchTimeout([f"Downloading the modules took longer than {limit:g} s and was stopped."])
     problems, total = [], 0
     for item in _json_stream(out):
         name = f"{item.get('Path', '?')}@{item.get('Version', '?')}"
@@ -598,7 +605,7 @@ def build(
         lang = settings.lang if (pkg.main_module and settings.lang) else module_lang(tc, pkg.go_version)
         remaining = settings.limits.wall_seconds if deadline is None else deadline - time.monotonic()
         if remaining <= 0:
-            return Built(error=f"{pkg.import_path}: not compiled: the time limit was reached.")
+            return Built(error=f"{pkg.import_path}: not compiled: {TIME_LIMIT_REACHED}")
         limits = replace(settings.limits, wall_seconds=min(settings.limits.wall_seconds, remaining))
         if analysed:
             files = [SourceFile(name, (moddir / name).read_text(encoding="utf-8")) for name in pkg.files()]
@@ -727,8 +734,9 @@ def compile_module(req, tc: toolchains.Toolchain, started: float) -> Analysis:
         options=req.options.describe(),
     )
 
-    def refuse(errors: list[str], diagnostics: list[Diagnostic] = ()) -> Analysis:
-        analysis.status = "compile-error"
+    def refuse(errors: list[str], diagnostics: list[Diagnostic] = (), status: str = "compile-error") -> Analysis:
+        analysis.status = status
+        analysis.limit = "time" if status == "limit" else ""
         analysis.diagnostics = list(diagnostics)
         analysis.errors = errors
         analysis.timings.total_ms = (time.perf_counter() - started) * 1000
@@ -744,11 +752,12 @@ def compile_module(req, tc: toolchains.Toolchain, started: float) -> Analysis:
             )
         if refused:
             return refuse([f"{d.file}:{d.line}:{d.column}: {d.message}" for d in refused], refused)
+    deadline = time.monotonic() + req.limits.wall_seconds  # fetch, list and build together
     workdir = Path(tempfile.mkdtemp(prefix="ee-mod-"))
     try:
         write_module(workdir, [*req.files, *req.other_files])
         try:
-            fetch(tc, workdir, config)
+            fetch(tc, workdir, config, seconds=req.limits.wall_seconds)
             settings = BuildSettings(
                 goarch=req.goarch,
                 lang=lang,
@@ -758,12 +767,13 @@ def compile_module(req, tc: toolchains.Toolchain, started: float) -> Analysis:
                 modcache=config.modcache if config else None,
             )
             packages = list_packages(tc, workdir, ["./..."], req.goarch, req.options, settings.modcache, req.limits)
+        except FetchTimeout as exc:
+            return refuse(exc.messages, status="limit")  # the fast lane moves it to the slow one
         except FetchError as exc:
             return refuse(exc.messages)
         mine = [p for p in packages if p.main_module and not p.dep_only]
         if not mine:
             return refuse(["The archive holds no package of its module."])
-        deadline = time.monotonic() + req.limits.wall_seconds
         built = build(tc, workdir, packages, {p.import_path for p in mine}, settings, jobs=1, deadline=deadline)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -784,6 +794,8 @@ def compile_module(req, tc: toolchains.Toolchain, started: float) -> Analysis:
             worst, analysis.limit = one.status, one.limit
     analysis.errors += [e for e in built.errors if e not in analysis.errors]
     analysis.status = worst if worst != "ok" else ("compile-error" if built.errors else "ok")
+    if analysis.status == "compile-error" and any(e.endswith(TIME_LIMIT_REACHED) for e in built.errors):
+        analysis.status, analysis.limit = "limit", "time"
     analysis.raw_output = "\n".join(outputs)
     analysis.lang = analysis.lang or module_lang(tc, "")
     analysis.timings.total_ms = (time.perf_counter() - started) * 1000
