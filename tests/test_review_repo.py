@@ -292,3 +292,33 @@ def test_through_a_server(shop, capsys, live_server_url):
     code, out, err = run(capsys, *args, "--format", "sarif")
     assert code == 0, err
     validate_sarif(json.loads(out))
+
+
+def test_importers_none_direct_all(env, capsys, tmp_path):
+    """A change in a leaf: none analyses it alone, direct adds its importers, all the importers' importers too."""
+    repo = tmp_path / "chain"
+    gomodules.init_repo(repo)
+    files = {
+        "go.mod": "module example.test/chain\n\ngo 1.22\n",
+        "leaf/leaf.go": "package leaf\n\nfunc F() int { return 1 }\n",
+    }
+    files["mid/mid.go"] = 'package mid\n\nimport "example.test/chain/leaf"\n\nfunc G() int { return leaf.F() }\n'
+    files["top/top.go"] = 'package top\n\nimport "example.test/chain/mid"\n\nfunc H() int { return mid.G() }\n'
+    files["other/other.go"] = "package other\n\nfunc X() {}\n"
+    gomodules.commit(repo, files, "base")
+    gomodules.commit(
+        repo,
+        {"leaf/leaf.go": "package leaf\n\nvar k *int\n\nfunc F() int {\n\tx := 1\n\tk = &x\n\treturn x\n}\n"},
+        "head",
+    )
+    gomodules.readable(repo)
+    seen = {}
+    for importers in ("none", "direct", "all"):
+        code, out, err = run(
+            capsys, "--repo", str(repo), "--base", "HEAD~1", "--format", "json", "--no-cache", "--importers", importers
+        )
+        assert code == 0, err
+        payload = json.loads(out)
+        seen[importers] = {p["package"].removeprefix("example.test/chain/") for p in payload["packages"]}
+        assert "example.test/chain/other" in payload["skipped"]
+    assert seen == {"none": {"leaf"}, "direct": {"leaf", "mid"}, "all": {"leaf", "mid", "top"}}
