@@ -22,12 +22,17 @@ PROXY_MODULES: dict[str, dict[str, str]] = {
         "go.mod": "module example.test/util\n\ngo 1.21\n",
         "util.go": "package util\n\n// Clamp is small: inlinable into other modules.\nfunc Clamp(x, lo, hi int) int {\n"
         "\tif x < lo {\n\t\treturn lo\n\t}\n\tif x > hi {\n\t\treturn hi\n\t}\n\treturn x\n}\n",
+        # a function in assembly (amd64; generic Go elsewhere), as x/sys and x/crypto have
+        "add_amd64.go": "package util\n\n// Add is written in assembly.\nfunc Add(a, b int) int\n",
+        "add_amd64.s": '#include "textflag.h"\n\nTEXT \u00b7Add(SB), NOSPLIT, $0-24\n\tMOVQ a+0(FP), AX\n'
+        "\tADDQ b+8(FP), AX\n\tMOVQ AX, ret+16(FP)\n\tRET\n",
+        "add_other.go": "//go:build !amd64\n\npackage util\n\nfunc Add(a, b int) int { return a + b }\n",
     },
     "example.test/dep@v1.0.0": {
         "go.mod": "module example.test/dep\n\ngo 1.21\n\nrequire example.test/util v1.2.0\n",
         "dep.go": 'package dep\n\nimport "example.test/util"\n\n// Max is inlinable.\nfunc Max(a, b int) int {\n'
         "\tif a > b {\n\t\treturn a\n\t}\n\treturn b\n}\n\n"
-        "// Percent uses util across modules.\nfunc Percent(x int) int { return util.Clamp(x, 0, 100) }\n",
+        "// Percent uses util across modules.\nfunc Percent(x int) int { return util.Clamp(util.Add(x, 0), 0, 100) }\n",
     },
 }
 

@@ -65,6 +65,23 @@ func Add(a, b int) int { return a + b }
 var Keep *int
 
 func Leak(x int) { Keep = &x }
+-- notes/notes.go --
+package notes
+
+import (
+	"embed"
+	_ "embed"
+)
+
+//go:embed hello.txt
+var Hello string
+
+//go:embed docs
+var Docs embed.FS
+-- notes/hello.txt --
+hello
+-- notes/docs/a.md --
+a
 """
 
 
@@ -110,6 +127,8 @@ def test_module_with_a_dependency_through_the_proxy(proxy):
     # inlined across packages and modules: dep (through the proxy), util (dep's dependency), store
     assert {"inlining call to dep.Max", "inlining call to dep.Percent", "inlining call to store.New"} <= inlined
     assert any("util.Clamp" in d.message for d in main if d.kind == "inlining-call")
+    # util.Add is written in assembly (its symabis made the package compile): a call, never inlined
+    assert not any("util.Add" in d.message for d in main if d.kind == "inlining-call")
     assert {f.name for f in analysis.functions} >= {"main.main", "example.test/app/store.New"}
     assert [f.name for f in analysis.files] == ["main.go", "store/store.go"]  # README and go.mod not compiled
     assert (proxy / "modcache" / "cache" / "download" / "example.test" / "util" / "@v" / "v1.2.0.zip").is_file()
@@ -125,6 +144,7 @@ def test_std_only_module_needs_no_proxy(no_proxy):
     )
     ops = decisions["example.test/calc/internal/ops"]
     assert any(d.kind == "moved-to-heap" and d.file == "internal/ops/ops.go" and d.line == 7 for d in ops)
+    assert "example.test/calc/notes" in analysis.packages  # //go:embed of a file and a directory
 
 
 def test_without_a_proxy_imports_of_other_modules_keep_their_refusal(no_proxy):

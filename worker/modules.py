@@ -29,6 +29,7 @@ dependency module.
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import hashlib
 import json
@@ -54,7 +55,10 @@ _MODULE_LINE = re.compile(r'^\s*module\s+("?)([^\s"]+)\1', re.MULTILINE)
 _GO_LINE = re.compile(r"^\s*go\s+1\.([0-9]{1,3})", re.MULTILINE)
 _GO_MODULE_ERROR = re.compile(r"^go: ([^\s:@]+@[^\s:]+): (.*)$")
 PATTERN_RE = re.compile(r"^[A-Za-z0-9_.~+@/][A-Za-z0-9_.~+@/\-]*$")
-LIST_FIELDS = "ImportPath,Name,Dir,GoFiles,Imports,ImportMap,Standard,DepOnly,Module,Error,DepsErrors,SFiles,EmbedFiles"
+LIST_FIELDS = (
+    "ImportPath,Name,Dir,GoFiles,Imports,ImportMap,Standard,DepOnly,Module,Error,DepsErrors,SFiles,"
+    "EmbedPatterns,EmbedFiles"
+)
 TIME_LIMIT_REACHED = "the time limit was reached."
 SCRATCH = "_ee"  # the build's scratch directory in the module copy (ignored by ./...: it starts with _)
 
@@ -324,20 +328,35 @@ class Package:
     dep_only: bool = False
     error: str = ""
     s_files: list[str] = field(default_factory=list)
+    embed_patterns: list[str] = field(default_factory=list)
     embed_files: list[str] = field(default_factory=list)
     rel_dir: str = ""  # main module: the directory relative to the module root ("" for the root)
 
-    def files(self) -> list[str]:
-        """The files as the compiler is given them: relative to the module root in the
-        main module, absolute in the module cache otherwise."""
+    def files(self, names: list[str] | None = None) -> list[str]:
+        """The files (the .go ones by default) as the compiler is given them: relative to
+        the module root in the main module, absolute in the module cache otherwise."""
+        names = self.go_files if names is None else names
         if self.main_module:
-            return [f"{self.rel_dir}/{n}" if self.rel_dir else n for n in self.go_files]
-        return [f"{self.dir}/{n}" for n in self.go_files]
+            return [f"{self.rel_dir}/{n}" if self.rel_dir else n for n in names]
+        return [f"{self.dir}/{n}" for n in names]
+
+    def embed_config(self) -> dict:
+        """The compiler's -embedcfg: each //go:embed pattern with the files it matches (a
+        directory matched takes the files under it), and where each file is."""
+        patterns = {p: [f for f in self.embed_files if _embed_match(p, f)] for p in self.embed_patterns}
+        return {"Patterns": patterns, "Files": {f: f"{self.dir}/{f}" for f in self.embed_files}}
 
     @property
     def compile_name(self) -> str:
         """-p: what go build passes (main for a command)."""
         return "main" if self.name == "main" else self.import_path
+
+
+def _embed_match(pattern: str, file: str) -> bool:
+    """Whether a //go:embed pattern names the file, or a directory above it."""
+    glob = pattern.removeprefix("all:")
+    depth = glob.count("/")
+    return file.count("/") >= depth and fnmatch.fnmatchcase("/".join(file.split("/")[: depth + 1]), glob)
 
 
 def check_patterns(patterns: list[str]) -> list[str]:
@@ -414,6 +433,7 @@ def list_packages(
             dep_only=bool(item.get("DepOnly")),
             error=_clean(error, moddir),
             s_files=item.get("SFiles") or [],
+            embed_patterns=item.get("EmbedPatterns") or [],
             embed_files=item.get("EmbedFiles") or [],
         )
         if main and pkg.dir:
@@ -581,12 +601,6 @@ def build(
     def compile_one(index: int, pkg: Package) -> Built:
         if pkg.error:
             return Built(error=f"{pkg.import_path}: {pkg.error}")
-        if pkg.s_files:
-            return Built(
-                error=f"{pkg.import_path}: assembly files ({', '.join(pkg.s_files[:3])}) cannot be compiled here."
-            )
-        if pkg.embed_files:
-            return Built(error=f"{pkg.import_path}: //go:embed is not supported here.")
         missing = [i for i in pkg.imports if i in failed]
         if missing:
             return Built(error=f"{pkg.import_path}: not compiled: it imports {missing[0]}, which did not compile.")
@@ -607,6 +621,24 @@ def build(
         if remaining <= 0:
             return Built(error=f"{pkg.import_path}: not compiled: {TIME_LIMIT_REACHED}")
         limits = replace(settings.limits, wall_seconds=min(settings.limits.wall_seconds, remaining))
+        extra: list[str] = []  # what go build adds for assembly and //go:embed
+        if pkg.s_files:
+            inc = out_dir / f"{index}.inc"
+            inc.mkdir(exist_ok=True)
+            (inc / "go_asm.h").write_text("")  # as go build: symabis need it to exist
+            symabis = out_dir / f"{index}.symabis"
+            asm = [str(tc.goroot / "pkg" / "tool" / "linux_amd64" / "asm"), "-p", pkg.compile_name]
+            asm += ["-I", str(inc), "-I", str(tc.goroot / "pkg" / "include"), *_asm_defines(settings)]
+            asm += ["-gensymabis", "-o", str(symabis), *pkg.files(pkg.s_files)]
+            run = sandbox.run(asm, env=env_base, ro_paths=ro, rw_dir=moddir, cwd=str(moddir), limits=limits)
+            if run.returncode != 0 or run.limit:
+                message = (run.stderr or run.stdout).strip().replace(f"{moddir}/", "")[:2000]
+                return Built(error=f"{pkg.import_path}: {message or run.limit or 'the assembler failed'}")
+            extra += ["-symabis", str(symabis), "-asmhdr", str(inc / "go_asm.h")]
+        if pkg.embed_files:
+            embedcfg = out_dir / f"{index}.embedcfg"
+            embedcfg.write_text(json.dumps(pkg.embed_config()))
+            extra += ["-embedcfg", str(embedcfg)]
         if analysed:
             files = [SourceFile(name, (moddir / name).read_text(encoding="utf-8")) for name in pkg.files()]
             req = CompileRequest(
@@ -618,14 +650,13 @@ def build(
                 options=settings.options,
             )
             marker = logopt_parse.new_marker()
-            argv = runner_argv(
-                tc,
-                compiler_argv(tc, req, lang, moddir, package=pkg.compile_name, importcfg=cfg, output=str(output)),
-                marker,
+            compile_argv = compiler_argv(
+                tc, req, lang, moddir, package=pkg.compile_name, importcfg=cfg, output=str(output)
             )
+            argv = runner_argv(tc, [compile_argv[0], *extra, *compile_argv[1:]], marker)
         else:
             trim = f"{moddir}=>" if pkg.main_module else f"{pkg.module_dir}=>{pkg.module}"
-            argv = [str(tc.compile), "-p", pkg.compile_name, "-importcfg", str(cfg), "-lang", lang]
+            argv = [str(tc.compile), *extra, "-p", pkg.compile_name, "-importcfg", str(cfg), "-lang", lang]
             argv += ["-trimpath", trim, "-o", str(output), "-c", "1", "-nolocalimports", "-pack"]
             argv += list(settings.options.flags) if pkg.main_module else []
             argv += pkg.files()
@@ -681,6 +712,17 @@ def build(
                 elif path in analyse:
                     result.cached += 1
     return result
+
+
+def _asm_defines(settings: BuildSettings) -> list[str]:
+    """The assembler's -D flags, as go build passes them."""
+    goarch = settings.goarch
+    goos = "js" if goarch == "wasm" else "linux"
+    defines = [f"GOOS_{goos}", f"GOARCH_{goarch}"]
+    env = settings.options.env_dict
+    if goarch == "amd64":
+        defines.append(f"GOAMD64_{env.get('GOAMD64', 'v1')}")
+    return [arg for d in defines for arg in ("-D", d)]
 
 
 @dataclass
