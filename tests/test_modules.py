@@ -275,3 +275,19 @@ def test_api_names_a_module_that_cannot_be_fetched(live_server_url):
     assert any("example.test/dep@v1.9.9" in e and "could not be fetched" in e for e in result["errors"]), result[
         "errors"
     ]
+
+
+def test_a_broken_go_mod_gets_the_go_commands_message(no_proxy):
+    text = STD_ONLY.replace("go 1.21\n", "go 1.21\nrequire (\n")
+    analysis = compile_txtar(text)
+    assert analysis.status == "compile-error"
+    assert any("go.mod:" in e for e in analysis.errors), analysis.errors
+    assert not any("/tmp/" in e or "ee-mod-" in e for e in analysis.errors)  # no worker paths
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_api_refuses_a_path_outside_the_module(live_server_url):
+    source = "-- go.mod --\nmodule example.test/m\n-- ../evil.go --\npackage evil\n"
+    status, body = request("POST", f"{live_server_url}/api/v1/compile", {"source": source})
+    assert status == 400 and "not allowed" in body["error"]
