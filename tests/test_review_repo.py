@@ -322,3 +322,21 @@ def test_importers_none_direct_all(env, capsys, tmp_path):
         seen[importers] = {p["package"].removeprefix("example.test/chain/") for p in payload["packages"]}
         assert "example.test/chain/other" in payload["skipped"]
     assert seen == {"none": {"leaf"}, "direct": {"leaf", "mid"}, "all": {"leaf", "mid", "top"}}
+
+
+def test_a_package_that_does_not_compile_is_named(shop, env, capsys, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(shop["repo"], repo)
+    gomodules.readable(repo)
+    broken = gomodules.commit(
+        repo, {"gamma/gamma.go": "package gamma\n\nfunc First(s []int) int {\n\treturn s[\n}\n"}, "x"
+    )
+    args = ["--repo", str(repo), "--base", shop["head"], "--head", broken, "--cache-dir", str(env["cache"])]
+    code, out, err = run(capsys, *args, "--format", "sarif")
+    assert code == 2
+    assert "gamma/gamma.go:5:1: syntax error" in err
+    log = json.loads(out)
+    validate_sarif(log)
+    (invocation,) = log["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert any("gamma/gamma.go:5:" in n["message"]["text"] for n in invocation["toolExecutionNotifications"])

@@ -255,7 +255,12 @@ def review(opts: RepoOptions) -> RepoReview:
         for path in chosen:
             a, b = built[0].analyses.get(path), built[1].analyses.get(path)
             if path in mine_a and a is None or path in mine_b and b is None:
-                continue  # it did not compile: named in errors
+                continue  # it could not be compiled at all: named in errors
+            broken = [(t, x) for t, x in ((base, a), (head, b)) if x is not None and x.status != "ok"]
+            for tree, x in broken:
+                result.errors.append(f"{tree.rev}: {path}: " + "; ".join(x.errors[:5] or [x.status]))
+            if broken:
+                continue
             status = "changed" if a and b else "added" if b else "removed"
             empty = Analysis(go=tc.version, goarch=opts.goarch, lang=(a or b).lang)
             pkg = mine_b.get(path) or mine_a.get(path)
@@ -494,8 +499,15 @@ def headline(review: RepoReview) -> str:
     )
 
 
+def short_rev(tree: Tree) -> str:
+    """The revision as the user named it (a full commit hash shortened)."""
+    return tree.rev[:12] if tree.rev == tree.commit else tree.rev
+
+
 def _revs(review: RepoReview) -> str:
-    return f"{review.base.rev} ({review.base.commit[:12]}) → {review.head.rev} ({review.head.commit[:12]})"
+    return (
+        f"{short_rev(review.base)} ({review.base.commit[:12]}) → {short_rev(review.head)} ({review.head.commit[:12]})"
+    )
 
 
 def render_text(review: RepoReview) -> str:
@@ -510,7 +522,7 @@ def render_text(review: RepoReview) -> str:
 
 def render_markdown(review: RepoReview) -> str:
     out = [
-        f"### Compiler decisions: {_code(review.base.rev)} → {_code(review.head.rev)}",
+        f"### Compiler decisions: {_code(short_rev(review.base))} → {_code(short_rev(review.head))}",
         "",
         f"**{_escape(headline(review))}** · Go {_escape(review.go)} · {_escape(review.goarch)}",
         "",
@@ -602,6 +614,13 @@ def to_sarif(review: RepoReview) -> dict[str, Any]:
             "packages": [p.package for p in review.packages],
         },
     }
+    if review.errors:
+        run["invocations"] = [
+            {
+                "executionSuccessful": False,
+                "toolExecutionNotifications": [{"level": "error", "message": {"text": e}} for e in review.errors],
+            }
+        ]
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
