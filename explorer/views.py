@@ -145,7 +145,10 @@ def result_html(comp: Compilation) -> str:
         not_compiled = [f for f in files if not is_go_file(f.name)]
         view = build_view(comp.analysis, [f for f in files if is_go_file(f.name)] + not_compiled)
         context = {"compilation": comp, "view": view, "error": comp.error, "busy": False}
-        html = render_to_string("partials/result.html", {**context, "not_compiled": [f.name for f in not_compiled]})
+        packages = (comp.analysis or {}).get("packages") or []  # a module's (worker/modules.py)
+        html = render_to_string(
+            "partials/result.html", {**context, "not_compiled": [f.name for f in not_compiled], "packages": packages}
+        )
         cache.set(key, str(html), timeout=24 * 3600)
     return mark_safe(html)  # rendered by the template engine, which escaped everything
 

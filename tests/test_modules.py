@@ -254,6 +254,8 @@ def test_api_compiles_a_module_with_a_dependency(live_server_url):
     ]
     status, page = request("GET", f"{live_server_url}/s/{result['id']}")
     assert status == 200
+    assert "A module: 2 packages analysed, <code>example.test/app/store</code>, <code>example.test/app</code>" in page
+    assert "store/store.go" in page
     status, sarif = request("GET", f"{live_server_url}/api/v1/compilations/{result['id']}/sarif")
     assert status == 200
     validate_sarif(sarif)
