@@ -134,6 +134,7 @@ class CompilationOut(Schema):
     result: str  # "" until finished; then ok | compile-error | limit
     diagnostics: list[Diagnostic]
     functions: list[Function]
+    packages: list[str]  # a module's analysed packages (import paths; worker/modules.py); [] for one package
     errors: list[str]
     summary: list[FunctionSummary]
     # the //gcassert: directives of the code, each decided from the compiler's output (worker/directives.py)
@@ -270,6 +271,7 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
         "result": analysis.get("status", ""),
         "diagnostics": analysis.get("diagnostics", []),
         "functions": analysis.get("functions", []),
+        "packages": analysis.get("packages", []),
         "errors": errors,
         "summary": summaries_to_dicts(summarize(analysis)) if analysis else [],
         "directives": analysis.get("directives", []),

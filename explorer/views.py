@@ -159,7 +159,10 @@ def result_html(comp: Compilation, page: int = 1) -> str:
         view = build_view(comp.analysis, ordered)
         context = {"compilation": comp, "view": view, "error": comp.error, "busy": False}
         context.update(measurements.page_context(comp, view))
-        html = render_to_string("partials/result.html", {**context, "not_compiled": [f.name for f in not_compiled]})
+        packages = (comp.analysis or {}).get("packages") or []  # a module's (worker/modules.py)
+        html = render_to_string(
+            "partials/result.html", {**context, "not_compiled": [f.name for f in not_compiled], "packages": packages}
+        )
         cache.set(key, str(html), timeout=24 * 3600)
     return mark_safe(html)  # rendered by the template engine, which escaped everything
 

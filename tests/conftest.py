@@ -216,15 +216,22 @@ def relaxed_limits():
 @pytest.fixture(scope="session")
 def celery_worker(broker, django_db_setup, django_db_blocker, tmp_path_factory):
     """Real `celery worker` processes: the fast lane (2 processes), the slow lane (1) and
-    the run lane (1)."""
+    the run lane (1).
+
+    Their module proxy is a file:// directory of the test modules (tests/gomodules.py)."""
+    from tests import gomodules
+
     logs = tmp_path_factory.mktemp("worker")
-    fast = WorkerProcess(logs / "fast.log", broker, "ee.fast,ee.format", 2).start()
-    slow = WorkerProcess(logs / "slow.log", broker, "ee.slow", 1).start()
-    run = WorkerProcess(logs / "run.log", broker, "ee.run", 1).start()  # measurements (worker/measure.py)
+    modules = gomodules.world_readable_dir("ee-test-proxy-")
+    env = gomodules.worker_proxy_env(gomodules.make_proxy(modules / "proxy"), modules / "modcache")
+    fast = WorkerProcess(logs / "fast.log", broker, "ee.fast,ee.format", 2, env).start()
+    slow = WorkerProcess(logs / "slow.log", broker, "ee.slow", 1, env).start()
+    run = WorkerProcess(logs / "run.log", broker, "ee.run", 1, env).start()  # measurements (worker/measure.py)
     yield fast
     fast.stop()
     slow.stop()
     run.stop()
+    shutil.rmtree(modules, ignore_errors=True)
 
 
 @pytest.fixture

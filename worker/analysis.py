@@ -71,6 +71,7 @@ class Diagnostic:
     explanation: str = ""  # the -m=2 header this decision's flow came with, e.g. "t escapes to heap in newT:"
     inlined_from: str = ""  # function whose inlined body produced this, when known
     details: dict[str, Any] = field(default_factory=dict)  # parsed extras: cost, reason, variable, …
+    package: str = ""  # import path, in a module's analysis (worker/modules.py); "" for one package
 
 
 @dataclass
@@ -156,6 +157,7 @@ class Analysis:
     timings: Timings = field(default_factory=Timings)
     raw_output: str = ""  # the compiler's combined stdout/stderr (sandbox paths rewritten)
     directives: list[DirectiveResult] = field(default_factory=list)  # //gcassert: assertions (worker/directives.py)
+    packages: list[str] = field(default_factory=list)  # a module's analysed packages (import paths); [] for one
 
     def to_dict(self) -> dict[str, Any]:
         """Like dataclasses.asdict, without its deep copies (several times faster on large results)."""

@@ -52,8 +52,12 @@ class CompileRequest:
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     options: BuildOptions = field(default_factory=BuildOptions)  # the user's flags and build settings
 
+    other_files: list[SourceFile] = field(default_factory=list, init=False)  # go.mod, go.sum, notes
+
     def __post_init__(self) -> None:
-        self.files = compiled_files(self.files)  # a txtar's go.mod or notes are kept, never compiled
+        # a txtar's go.mod or notes are kept, never compiled; a go.mod makes it a module (worker/modules.py)
+        self.other_files = [f for f in self.files if not is_go_file(f.name)]
+        self.files = compiled_files(self.files)
 
 
 def resolve_toolchain(go: str | None, goarch: str) -> toolchains.Toolchain:
@@ -103,19 +107,30 @@ def debug_flags(tc: toolchains.Toolchain, lang: str, groups: tuple[str, ...]) ->
     return [f"-d={','.join(settings)}"] if settings else []
 
 
-def compiler_argv(tc: toolchains.Toolchain, req: CompileRequest, lang: str, workdir: Path) -> list[str]:
+def compiler_argv(
+    tc: toolchains.Toolchain,
+    req: CompileRequest,
+    lang: str,
+    workdir: Path,
+    *,
+    package: str = "",
+    importcfg: Path | None = None,
+    output: str = "/tmp/out.o",
+) -> list[str]:
+    """The analysing compile of ``req.files``; a module's package (worker/modules.py)
+    gives its import path, its importcfg and where its export data goes."""
     argv = [
         str(tc.compile),
         "-p",
-        package_name(req.files),
+        package or package_name(req.files),
         "-importcfg",
-        str(tc.importcfg(req.goarch, req.options.variant)),
+        str(importcfg or tc.importcfg(req.goarch, req.options.variant)),
         "-lang",
         lang,
         "-trimpath",
         f"{workdir}=>",
         "-o",
-        "/tmp/out.o",
+        output,
         "-c",
         "1",
         "-nolocalimports",
@@ -222,6 +237,10 @@ def compile_request(req: CompileRequest) -> Analysis:
     tc = resolve_toolchain(req.go, req.goarch)
     lang = resolve_lang(tc, req.lang)
     check_variant(tc, req)
+    from . import modules  # it builds on this module
+
+    if modules.is_module(req.files, req.other_files):
+        return modules.compile_module(req, tc, started)
     analysis = Analysis(
         go=tc.version,
         goarch=req.goarch,
@@ -260,6 +279,23 @@ def compile_request(req: CompileRequest) -> Analysis:
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    read_run(analysis, result, req.files, package_name(req.files), marker, workdir, req.limits)
+    analysis.directives = directives.check(analysis, req.groups, package_name(req.files))
+    analysis.timings.total_ms = (time.perf_counter() - started) * 1000
+    return analysis
+
+
+def read_run(
+    analysis: Analysis,
+    result: sandbox.SandboxResult,
+    files: list[SourceFile],
+    package: str,
+    marker: str,
+    workdir: Path,
+    limits: sandbox.Limits,
+) -> None:
+    """Fill ``analysis`` from one sandboxed compiler run under the runner (also used per
+    package of a module by worker/modules.py)."""
     analysis.timings.compile_ms = result.wall_ms
     stdout, logs = logopt_parse.split_frames(_rewrite_paths(result.stdout, workdir), marker)
     output = stdout + _rewrite_paths(result.stderr, workdir)
@@ -269,22 +305,20 @@ def compile_request(req: CompileRequest) -> Analysis:
         analysis.status = "limit"
         analysis.limit = result.limit
         analysis.errors = [
-            LIMIT_MESSAGES[result.limit].format(
-                seconds=req.limits.wall_seconds, output_mib=req.limits.output_bytes // 1024**2
-            )
+            LIMIT_MESSAGES[result.limit].format(seconds=limits.wall_seconds, output_mib=limits.output_bytes // 1024**2)
         ]
         analysis.raw_output = output[-20000:]
     else:
         parsed = parse_compiler_output(
             output,
-            [f.name for f in req.files],
+            [f.name for f in files],
             exit_code=result.returncode,
-            package=package_name(req.files),
+            package=package,
             logopt=logs,
         )
         analysis.diagnostics = parsed.diagnostics
         analysis.functions = parsed.functions
-        line_directives.annotate(analysis.diagnostics, req.files)
+        line_directives.annotate(analysis.diagnostics, files)
         mark_loops(analysis)
         analysis.errors = parsed.errors
         if result.returncode != 0:
@@ -293,10 +327,7 @@ def compile_request(req: CompileRequest) -> Analysis:
                 analysis.errors = _unpositioned_errors(output) or [
                     f"The compiler failed (exit status {result.returncode}) without a message."
                 ]
-    analysis.directives = directives.check(analysis, req.groups, package_name(req.files))
     analysis.timings.parse_ms = (time.perf_counter() - parse_start) * 1000
-    analysis.timings.total_ms = (time.perf_counter() - started) * 1000
-    return analysis
 
 
 def _unpositioned_errors(output: str) -> list[str]:

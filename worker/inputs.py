@@ -67,6 +67,8 @@ def split_files(text: str) -> list[SourceFile]:
     if not headers:
         return [SourceFile(DEFAULT_FILE, text)]
     files: list[SourceFile] = []
+    # With a go.mod, the archive is a module: its packages live in directories (a/b.go).
+    module = any(h.group(1).strip() == "go.mod" for h in headers)
     preamble = text[: headers[0].start()]
     if preamble.strip():
         files.append(SourceFile(DEFAULT_FILE, preamble))
@@ -74,7 +76,9 @@ def split_files(text: str) -> list[SourceFile]:
         end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
         name = header.group(1).strip()
         body = text[header.end() + 1 : end] if header.end() < len(text) else ""
-        if is_go_file(name):
+        if module and "/" in name:
+            check_module_path(name)
+        elif is_go_file(name):
             if not FILE_NAME.match(name):
                 raise InvalidInput(
                     f"File name {name!r} is not allowed: use plain names like util.go or util_test.go (no directories)."
@@ -94,6 +98,27 @@ def split_files(text: str) -> list[SourceFile]:
     if not any(f.text.strip() for f in go_files):
         raise InvalidInput("The source is empty: paste or write a Go program first.")
     return files
+
+
+MAX_DEPTH = 8
+
+
+def check_module_path(name: str) -> None:
+    """A file in a module's directory (``internal/codec/codec.go``): plain names joined by
+    slashes, no ``..``, no absolute path, no test file."""
+    parts = name.split("/")
+    base = parts[-1]
+    bad = (
+        len(parts) > MAX_DEPTH
+        or not all(OTHER_FILE_NAME.match(p) for p in parts)
+        or parts[0] == "_ee"  # the build's scratch directory (worker/modules.py)
+        or (is_go_file(base) and (not FILE_NAME.match(base) or base.endswith("_test.go")))
+    )
+    if bad:
+        raise InvalidInput(
+            f"File name {name[:120]!r} is not allowed: in a module use paths like internal/codec/codec.go "
+            f"(plain names, at most {MAX_DEPTH} levels, no .., no _test.go)."
+        )
 
 
 def is_go_file(name: str) -> bool:

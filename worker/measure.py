@@ -169,7 +169,7 @@ def build(tc, req: MeasureRequest, lang: str, benchmarks: list[str], marker: str
         ),
     ]
     for argv, cwd in steps:
-        result = sandbox.run(argv, env=env, ro_paths=paths, input_dir=src, cwd=cwd, limits=BUILD_LIMITS, output_dir=out)
+        result = sandbox.run(argv, env=env, ro_paths=paths, input_dir=src, cwd=cwd, limits=BUILD_LIMITS, rw_dir=out)
         text = (result.stdout + result.stderr).replace(f"{src}/", "").replace(str(workdir), "")
         if result.limit:
             return out, f"Building the program hit the build's {result.limit} limit."

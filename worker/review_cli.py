@@ -1,4 +1,5 @@
 """python -m worker.review_cli BEFORE AFTER [--format text|markdown|json] [--fail-on-new-heap]
+   python -m worker.review_cli --repo DIR --base REV [--head REV] [PATTERN …] [--format …|sarif] [--fail-on …]
 
 Compare what the Go compiler decided about two versions of the same code: two files
 (a .go file or a txtar archive each) or two package directories (for example the same
@@ -16,9 +17,12 @@ are checked too: each violated one is reported with the compiler's reason (after
 diff; in the JSON as "directives", in the Markdown as a section), and any violation
 exits 1.
 
+With --repo, two git revisions of a Go module are compared package by package
+(worker/review_repo.py).
+
 Exit status: 0 the diff was printed; 1 --fail-on-new-heap and the after side has new
-heap allocations, or --check-directives and a directive is violated; 2 bad input, a
-side that did not compile, or the server failed.
+heap allocations (with --repo: anything --fail-on names), or --check-directives and a
+directive is violated; 2 bad input, a side that did not compile, or the server failed.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import directive_report
+from . import directive_report, review_repo
 from .analysis import Analysis, SourceFile
 from .compare import compare
 from .compiler import CompileRequest, compile_request
@@ -199,9 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m worker.review_cli",
         description="Diff the Go compiler's decisions (escapes, inlining, checks, barriers, frames) between two versions.",
     )
-    parser.add_argument("before", type=Path, help="a .go file, a txtar archive or a package directory")
-    parser.add_argument("after", type=Path, help="the same, after the change")
-    parser.add_argument("--format", choices=FORMATS, default="text")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="BEFORE AFTER | PATTERN",
+        help="two versions: a .go file, a txtar archive or a package directory each; "
+        "with --repo, package patterns as go takes them (default ./...)",
+    )
+    parser.add_argument("--format", choices=FORMATS + ("sarif",), default="text", help="sarif: with --repo only")
     parser.add_argument("--go", action="append", help="toolchain version; once for both sides or twice (before, after)")
     parser.add_argument("--goarch", action="append", help="GOARCH (default amd64); once or twice")
     parser.add_argument("--lang", action="append", help="language version, e.g. go1.21; once or twice")
@@ -228,11 +237,99 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the after side's //gcassert: directives (inline, bce, noescape, noalloc): "
         "report each violated one with the compiler's reason; exit 1 on any",
     )
+    add_repo_arguments(parser)
     return parser
+
+
+def add_repo_arguments(parser: argparse.ArgumentParser) -> None:
+    """Two git revisions of a module (worker/review_repo.py)."""
+    repo = parser.add_argument_group("two git revisions of a module")
+    repo.add_argument("--repo", type=Path, metavar="DIR", help="a git repository (or its subdirectory holding go.mod)")
+    repo.add_argument("--base", metavar="REV", help="the revision before the change (e.g. origin/main)")
+    repo.add_argument("--head", metavar="REV", default="HEAD", help="the revision after it (default HEAD)")
+    repo.add_argument("--all", action="store_true", help="analyse every package, not only those that changed")
+    repo.add_argument(
+        "--importers",
+        choices=("none", "direct", "all"),
+        default="direct",
+        help="also analyse the importers of changed packages: direct ones (default), all (transitively), none",
+    )
+    repo.add_argument(
+        "--fail-on",
+        metavar="WHAT,…",
+        help="exit 1 on any of: " + ", ".join(review_repo.FAIL_ON),
+    )
+    repo.add_argument(
+        "--hot",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="--fail-on counts only in these packages (./dir/..., import paths; repeatable or comma-separated)",
+    )
+    repo.add_argument(
+        "--cache-dir", type=Path, help=f"analyses per package (default {review_repo.default_cache_dir()})"
+    )
+    repo.add_argument("--no-cache", action="store_true", help="analyse without reading or writing the cache")
+    repo.add_argument("--modcache", type=Path, help="the module cache (default $GOMODCACHE, else the explorer's own)")
+    repo.add_argument("--jobs", type=int, default=0, help="packages compiled at once (default: the CPUs)")
+
+
+def main_repo(args: argparse.Namespace) -> int:
+    """--repo DIR --base REV --head REV [PATTERN …]"""
+    try:
+        if not args.base:
+            raise InvalidInput("--repo needs --base REV")
+        fail_on = review_repo.parse_fail_on(args.fail_on)
+        if args.fail_on_new_heap and "new-heap" not in fail_on:
+            fail_on.append("new-heap")
+        opts = review_repo.RepoOptions(
+            repo=args.repo,
+            base=args.base,
+            head=args.head,
+            patterns=args.paths or ["./..."],
+            all_packages=args.all,
+            go=(args.go or [None])[-1],
+            goarch=(args.goarch or ["amd64"])[-1],
+            lang=(args.lang or [None])[-1],
+            options=build_options(parse_flag_text((args.flags or [""])[-1]), None, (args.goarch or ["amd64"])[-1]),
+            cache_dir=None if args.no_cache else (args.cache_dir or review_repo.default_cache_dir()),
+            modcache=args.modcache,
+            jobs=args.jobs,
+            importers=args.importers,
+        )
+        if args.server:
+            settings = Settings(opts.go, opts.goarch, opts.lang, tuple(opts.options.flags))
+            result = review_repo.review_via_server(opts, Server(args.server, args.timeout, args.token), settings)
+        else:
+            result = review_repo.review(opts)
+    except (InvalidInput, review_repo.RepoError, ReviewError, OSError) as exc:
+        print(f"review: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    hot = [h.strip() for item in args.hot for h in item.split(",") if h.strip()]
+    failures = review_repo.violations(result, fail_on, hot)
+    print(review_repo.render(result, args.format, failures), end="")
+    print(
+        f"review: {review_repo.headline(result)}; {result.compiled} compiled, {result.cached} from the cache, "
+        f"{result.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    for line in failures:
+        print(f"review: fails on {line}", file=sys.stderr)
+    if result.errors:
+        for e in result.errors:
+            print(f"review: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_NEW_HEAP if failures else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.repo:
+        return main_repo(args)
+    if len(args.paths) != 2 or args.format == "sarif":
+        print("review: give BEFORE and AFTER (or --repo DIR --base REV); --format sarif needs --repo", file=sys.stderr)
+        return EXIT_ERROR
+    args.before, args.after = (Path(p) for p in args.paths)
     try:
         sides = [read_side(args.before), read_side(args.after)]
         gos, goarches, langs = per_side(args.go, None), per_side(args.goarch, "amd64"), per_side(args.lang, None)

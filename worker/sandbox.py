@@ -98,7 +98,7 @@ def _preexec(limits: Limits, drop_to_nobody: bool):
 
 def build_argv(command: list[str], *, ro_paths: list[Path], cwd: str, rw_paths: list[Path] = ()) -> list[str]:
     """bwrap argv; each of ``ro_paths`` is bound read-only at its own path, each of
-    ``rw_paths`` (an output directory of the caller's) writable at its own path."""
+    ``rw_paths`` (a scratch directory of one run, never shared) writable."""
     argv = [
         bwrap_path(),
         "--unshare-all",  # network, pid, ipc, uts, cgroup namespaces
@@ -142,12 +142,14 @@ def run(
     cwd: str = "/tmp",
     limits: Limits = Limits(),
     stdin: bytes = b"",
-    output_dir: Path | None = None,
+    rw_dir: Path | None = None,
 ) -> SandboxResult:
     """Run ``command`` in a fresh sandbox and capture its output, within ``limits``.
-    ``output_dir`` (optional) is bound writable: where a build leaves its files."""
+
+    ``input_dir`` (files and subdirectories) is bound read-only; ``rw_dir``, a scratch
+    directory of this run alone (a module's compiled packages), writable."""
     paths = [Path(p) for p in ro_paths] + ([input_dir] if input_dir is not None else [])
-    argv = build_argv(command, ro_paths=paths, cwd=cwd, rw_paths=[output_dir] if output_dir is not None else [])
+    argv = build_argv(command, ro_paths=paths, cwd=cwd, rw_paths=[rw_dir] if rw_dir is not None else [])
     for key, value in (env or {}).items():
         argv += ["--setenv", key, value]
     filter_fd = seccomp.filter_fd()
@@ -155,22 +157,25 @@ def run(
         argv += ["--seccomp", str(filter_fd)]
     argv += ["--", *command]
     try:
-        return _run(argv, input_dir, limits, stdin, pass_fds=() if filter_fd is None else (filter_fd,))
+        return _run(argv, input_dir, limits, stdin, pass_fds=() if filter_fd is None else (filter_fd,), rw_dir=rw_dir)
     finally:
         if filter_fd is not None:
             os.close(filter_fd)
 
 
 def _run(
-    argv: list[str], input_dir: Path | None, limits: Limits, stdin: bytes, pass_fds: tuple[int, ...]
+    argv: list[str],
+    input_dir: Path | None,
+    limits: Limits,
+    stdin: bytes,
+    pass_fds: tuple[int, ...],
+    rw_dir: Path | None = None,
 ) -> SandboxResult:
     drop = os.geteuid() == 0
     if drop and input_dir is not None:
-        # nobody must be able to read the input
-        os.chmod(input_dir, 0o755)
-        for p in input_dir.iterdir():
-            if p.is_file():
-                os.chmod(p, 0o644)
+        _readable_by_all(input_dir)  # nobody must be able to read the input
+    if drop and rw_dir is not None:
+        _owned_by_nobody(rw_dir)  # and write its scratch directory
     start = time.perf_counter()
     proc = subprocess.Popen(
         argv,
@@ -243,6 +248,24 @@ def _run(
         output_truncated=limit == "output",
         limit=limit,
     )
+
+
+def _readable_by_all(top: Path) -> None:
+    """The input's directories 0755 and files 0644 (a module's packages are subdirectories)."""
+    os.chmod(top, 0o755)
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames:
+            os.chmod(os.path.join(dirpath, name), 0o755)
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o644)
+
+
+def _owned_by_nobody(top: Path) -> None:
+    """A scratch directory of one run, given to the sandbox's user (files and subdirectories)."""
+    os.chown(top, NOBODY_UID, NOBODY_GID)
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), NOBODY_UID, NOBODY_GID, follow_symlinks=False)
 
 
 def _looks_out_of_memory(stderr: str) -> bool:

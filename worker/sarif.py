@@ -126,7 +126,9 @@ def _result(d: Diagnostic, rule_index: int, sources: dict[str, list[str]]) -> di
         "message": {"text": d.message},
         "locations": [location] if location else [],
         "partialFingerprints": {FINGERPRINT: hashlib.sha256(identity.encode()).hexdigest()[:32]},
-        "properties": {k: v for k, v in {"subject": subject, "inlinedFrom": d.inlined_from}.items() if v},
+        "properties": {
+            k: v for k, v in {"subject": subject, "inlinedFrom": d.inlined_from, "package": d.package}.items() if v
+        },
     }
     directive = d.details.get("line_directive")
     if directive:
