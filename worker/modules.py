@@ -44,7 +44,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from . import line_directives, sandbox, toolchains
+from . import directives, line_directives, sandbox, toolchains
 from .analysis import Analysis, Diagnostic, SourceFile
 from .flags import BuildOptions
 from .inputs import InvalidInput, find_imports
@@ -828,6 +828,7 @@ def compile_module(req, tc: toolchains.Toolchain, started: float) -> Analysis:
         analysis.lang = analysis.lang or one.lang
         analysis.diagnostics += one.diagnostics
         analysis.functions += one.functions
+        analysis.directives += directives.check(one, req.groups, pkg.compile_name)
         analysis.errors += one.errors
         outputs.append(f"# {pkg.import_path}\n{one.raw_output}")
         analysis.timings.compile_ms += one.timings.compile_ms

@@ -307,6 +307,10 @@ def main_repo(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     hot = [h.strip() for item in args.hot for h in item.split(",") if h.strip()]
     failures = review_repo.violations(result, fail_on, hot)
+    if args.check_directives:
+        for pkg in result.packages:
+            for r in directive_report.violations(pkg.directives):
+                failures.append(f"{pkg.package}: {directive_report.format_line(r)}")
     print(review_repo.render(result, args.format, failures), end="")
     print(
         f"review: {review_repo.headline(result)}; {result.compiled} compiled, {result.cached} from the cache, "

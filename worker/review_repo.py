@@ -26,12 +26,12 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from . import modules, sandbox, toolchains
+from . import directives, modules, sandbox, toolchains
 from .analysis import Analysis
 from .compare import GROUPS, Decision, Diff, compare, short_name
 from .flags import BuildOptions
@@ -108,6 +108,7 @@ class PackageDiff:
     diff: Diff
     dir: str = ""
     sources: dict[str, list[str]] = field(default_factory=dict)  # the head side's files (SARIF columns)
+    directives: list = field(default_factory=list)  # the head side's //gcassert: results (worker/directives.py)
 
 
 @dataclass
@@ -265,7 +266,10 @@ def review(opts: RepoOptions) -> RepoReview:
             empty = Analysis(go=tc.version, goarch=opts.goarch, lang=(a or b).lang)
             pkg = mine_b.get(path) or mine_a.get(path)
             sources = {f.name: f.text.splitlines() for f in (b or a).files}
-            result.packages.append(PackageDiff(path, status, compare(a or empty, b or empty), pkg.rel_dir, sources))
+            checked = directives.check(b, None, mine_b[path].compile_name) if b is not None else []
+            result.packages.append(
+                PackageDiff(path, status, compare(a or empty, b or empty), pkg.rel_dir, sources, checked)
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result.seconds = time.monotonic() - started
@@ -552,7 +556,13 @@ def to_json(review: RepoReview, failures: list[str]) -> dict[str, Any]:
         "goarch": review.goarch,
         "headline": headline(review),
         "packages": [
-            {"package": p.package, "dir": p.dir, "status": p.status, "diff": diff_payload(p.diff)}
+            {
+                "package": p.package,
+                "dir": p.dir,
+                "status": p.status,
+                "diff": diff_payload(p.diff),
+                "directives": [asdict(r) for r in p.directives],
+            }
             for p in review.packages
         ],
         "skipped": review.skipped,
