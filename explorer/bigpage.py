@@ -220,7 +220,7 @@ def editor_decisions(analysis: dict, files: list, all_chunks: list[Chunk]) -> di
     from the annotated view of a small program): kinds in the order of the page, with
     their chip labels, messages and columns; and, per line with instructions, the
     function (its index in the analysis) and part of its listing that holds them."""
-    from .render import KIND_LABELS, _is_removed, kind_sort_key
+    from .render import KIND_LABELS, _is_removed, directive_groups, kind_sort_key
 
     by_line: dict[tuple[str, int], list[dict]] = defaultdict(list)
     for d in analysis.get("diagnostics", []):
@@ -241,6 +241,19 @@ def editor_decisions(analysis: dict, files: list, all_chunks: list[Chunk]) -> di
                 "heap": any(d["kind"] in HEAP_KINDS for d in diags),
             }
         )
+    # //gcassert: results, as chips before the line's decisions (as on a small program's page)
+    by_place = {(x["file"], x["line"]): x for x in lines}
+    for (file, line), groups in directive_groups(analysis.get("directives") or []).items():
+        entry = by_place.get((file, line))
+        if entry is None:
+            entry = by_place[(file, line)] = {"file": file, "line": line, "kinds": [], "decisions": [], "heap": False}
+            lines.append(entry)
+        entry["kinds"][:0] = [{"kind": g.kind, "label": g.label["text"]} for g in groups]
+        entry["decisions"][:0] = [
+            {"kind": g.kind, "column": 0, "message": f"//gcassert:{i['directive']} \u2014 {i['reason']}"}
+            for g in groups
+            for i in g.items
+        ]
     lines.sort(key=lambda x: (x["file"], x["line"]))
     asm: dict[str, dict[str, list]] = defaultdict(dict)
     for index, fn in enumerate(analysis.get("functions", [])):

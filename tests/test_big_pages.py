@@ -291,3 +291,20 @@ def test_every_line_of_every_file_is_reachable_in_a_txtar(live_server_url, small
     assert found["other.go"] == list(range(1, other.count("\n") + 1))
     # the pages of the second file link to its own anchors
     assert re.search(rf'href="/s/{cid}\?page=\d+#other\.go-L1"', page)
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_editors_decisions_of_a_big_program_carry_its_directives(live_server_url, small_chunks):
+    """A big page's editor takes its chips from /decisions: the //gcassert: results too."""
+    source = SOURCE + "\nfunc g(n int) *T {\n\tt := T{s: fmt.Sprint(n)} //gcassert:noescape\n\treturn &t\n}\n"
+    result = compile_and_wait(live_server_url, {"source": source})
+    assert result["status"] == "done", result
+    line = source.count("\n") - 2  # the line of t := … //gcassert:noescape
+    status, body, _ = get(f"{live_server_url}/s/{result['id']}/decisions")
+    assert status == 200
+    entry = next(d for d in json.loads(body)["lines"] if d["line"] == line)
+    assert entry["kinds"][0]["kind"] == "directive-violated"
+    directive = next(d for d in entry["decisions"] if d["kind"] == "directive-violated")
+    assert directive["message"].startswith("//gcassert:noescape") and "moved to heap: t" in directive["message"]
+    assert any(k["kind"] == "moved-to-heap" for k in entry["kinds"]), "the decisions stay beside it"
