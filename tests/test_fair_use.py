@@ -132,8 +132,8 @@ def test_compile_bombs_of_one_client_do_not_delay_another_clients_program(tmp_pa
         "EXPLORER_API_TOKENS": tokens,
         "EXPLORER_TOKEN_LIMIT_FACTOR": "1",
         "EXPLORER_CLIENT_MAX_RUNNING": "1",
-        "EXPLORER_FAST_LANE_SECONDS": "1.5",
-        "EXPLORER_SLOW_LANE_SECONDS": "2",
+        "EXPLORER_FAST_LANE_SECONDS": "0.8",
+        "EXPLORER_SLOW_LANE_SECONDS": "1",
         "EXPLORER_MAX_CLIENT_JOBS": "6",
         "EXPLORER_RATE_SUBMIT": "100/600",
     }
