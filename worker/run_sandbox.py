@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import os
 import resource
-import selectors
-import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import seccomp
+from . import sandbox, seccomp
 from .sandbox import bwrap_path, threads_of_current_user
 
 RUN_UID = 65533  # "nogroup"-range id, not nobody: the compiler sandboxes' thread count is not ours
@@ -156,51 +154,13 @@ def _run(argv: list[str], limits: RunLimits, as_root: bool, pass_fds: tuple[int,
         close_fds=True,
         pass_fds=pass_fds,
     )
-    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
-    total, limit = 0, ""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
-    deadline = start + limits.wall_seconds
-    open_streams = 2
-    while open_streams and not limit:
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            limit = "time"
-            break
-        for key, _ in sel.select(timeout=min(remaining, 0.5)):
-            data = os.read(key.fileobj.fileno(), 65536)
-            if not data:
-                sel.unregister(key.fileobj)
-                open_streams -= 1
-                continue
-            room = limits.output_bytes - total
-            chunks[key.data].append(data[: max(0, room)])
-            total += len(data)
-            if total > limits.output_bytes:
-                limit = "output"
-                break
-    if limit:
-        _kill(proc)
-    try:
-        proc.wait(timeout=5 if limit else max(0.1, deadline - time.perf_counter()))
-    except subprocess.TimeoutExpired:
-        limit = limit or "time"
-        _kill(proc)
-        proc.wait()
-    sel.close()
-    proc.stdout.close()
-    proc.stderr.close()
+    stdout, stderr, limit = sandbox.collect(proc, start + limits.wall_seconds, limits.output_bytes, keep_within=True)
     rc = proc.returncode
-    stderr = b"".join(chunks["stderr"])
-    if not limit and (rc < 0 or rc > 128):
-        sig = -rc if rc < 0 else rc - 128
-        limit = {signal.SIGXCPU: "cpu", signal.SIGKILL: "cpu", signal.SIGXFSZ: "file"}.get(sig, "")
     if not limit and rc != 0 and _out_of_memory(stderr):
         limit = "memory"
     return RunResult(
         returncode=rc,
-        stdout=b"".join(chunks["stdout"]),
+        stdout=stdout,
         stderr=stderr,
         wall_ms=(time.perf_counter() - start) * 1000,
         limit=limit,
@@ -212,13 +172,3 @@ def _out_of_memory(stderr: bytes) -> bool:
     return (
         b"fatal error: out of memory" in text or b"runtime: out of memory" in text or b"cannot allocate memory" in text
     )
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        try:
-            proc.kill()
-        except ProcessLookupError:
-            pass

@@ -192,51 +192,11 @@ def _run(
         proc.stdin.close()
     except BrokenPipeError:
         pass
-    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
-    total = 0
-    limit = ""
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
-    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
-    deadline = start + limits.wall_seconds
-    open_streams = 2
-    while open_streams:
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            limit = "time"
-            break
-        for key, _ in sel.select(timeout=min(remaining, 0.5)):
-            data = os.read(key.fileobj.fileno(), 65536)
-            if not data:
-                sel.unregister(key.fileobj)
-                open_streams -= 1
-                continue
-            chunks[key.data].append(data)
-            total += len(data)
-            if total > limits.output_bytes:
-                limit = "output"
-                break
-        if limit:
-            break
-    if limit:
-        _kill(proc)
-    try:
-        proc.wait(timeout=max(0.1, deadline - time.perf_counter()) if not limit else 5)
-    except subprocess.TimeoutExpired:
-        limit = limit or "time"
-        _kill(proc)
-        proc.wait()
-    sel.close()
-    proc.stdout.close()
-    proc.stderr.close()
+    out, err, limit = collect(proc, start + limits.wall_seconds, limits.output_bytes)
     wall_ms = (time.perf_counter() - start) * 1000
     rc = proc.returncode
-    if not limit and (rc < 0 or rc > 128):
-        # bwrap reports a signal that ended the command as 128 + signal number
-        sig = -rc if rc < 0 else rc - 128
-        limit = {signal.SIGXCPU: "cpu", signal.SIGKILL: "cpu", signal.SIGXFSZ: "file"}.get(sig, "")
-    stdout = b"".join(chunks["stdout"]).decode("utf-8", "replace")
-    stderr = b"".join(chunks["stderr"]).decode("utf-8", "replace")
+    stdout = out.decode("utf-8", "replace")
+    stderr = err.decode("utf-8", "replace")
     if not limit and rc != 0 and _looks_out_of_memory(stderr):
         limit = "memory"
     return SandboxResult(
@@ -266,6 +226,55 @@ def _owned_by_nobody(top: Path) -> None:
     for dirpath, dirnames, filenames in os.walk(top):
         for name in dirnames + filenames:
             os.chown(os.path.join(dirpath, name), NOBODY_UID, NOBODY_GID, follow_symlinks=False)
+
+
+def collect(
+    proc: subprocess.Popen, deadline: float, output_bytes: int, *, keep_within: bool = False
+) -> tuple[bytes, bytes, str]:
+    """Read a sandboxed process's stdout and stderr until both close, ``deadline`` (a
+    ``time.perf_counter()`` value) passes or more than ``output_bytes`` came (then its
+    process group is killed); wait for it. Returns (stdout, stderr, limit): limit "" or
+    which one ended it — time, output, or from the signal that ended it, cpu or file.
+    ``keep_within``: keep at most ``output_bytes`` of what was read (else all of it)."""
+    chunks: dict[str, list[bytes]] = {"stdout": [], "stderr": []}
+    total, limit = 0, ""
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "stdout")
+    sel.register(proc.stderr, selectors.EVENT_READ, "stderr")
+    open_streams = 2
+    while open_streams and not limit:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            limit = "time"
+            break
+        for key, _ in sel.select(timeout=min(remaining, 0.5)):
+            data = os.read(key.fileobj.fileno(), 65536)
+            if not data:
+                sel.unregister(key.fileobj)
+                open_streams -= 1
+                continue
+            chunks[key.data].append(data[: max(0, output_bytes - total)] if keep_within else data)
+            total += len(data)
+            if total > output_bytes:
+                limit = "output"
+                break
+    if limit:
+        _kill(proc)
+    try:
+        proc.wait(timeout=5 if limit else max(0.1, deadline - time.perf_counter()))
+    except subprocess.TimeoutExpired:
+        limit = limit or "time"
+        _kill(proc)
+        proc.wait()
+    sel.close()
+    proc.stdout.close()
+    proc.stderr.close()
+    rc = proc.returncode
+    if not limit and (rc < 0 or rc > 128):
+        # bwrap reports a signal that ended the command as 128 + signal number
+        sig = -rc if rc < 0 else rc - 128
+        limit = {signal.SIGXCPU: "cpu", signal.SIGKILL: "cpu", signal.SIGXFSZ: "file"}.get(sig, "")
+    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), limit
 
 
 def _looks_out_of_memory(stderr: str) -> bool:
