@@ -27,7 +27,7 @@ from .clients import client_of
 from .measurements import cache_key as measurements_cache_key
 from .measurements import measurements_payload
 from .middleware import fault_response
-from .models import ENGINE_VERSION, Compilation
+from .models import Compilation
 from .views import stored_or_404
 
 log = logging.getLogger("explorer.api")
@@ -318,8 +318,7 @@ def compilation_json(request: HttpRequest, comp: Compilation) -> bytes:
     program's takes ~35 ms to build and ~1 ms to fetch), per address it is served under."""
     if not comp.is_finished:
         return orjson.dumps(compilation_payload(request, comp))
-    finished = comp.finished.isoformat() if comp.finished else ""
-    key = f"result-json:{ENGINE_VERSION}:{comp.id}:{comp.status}:{finished}:{absolute(request, comp)}"
+    key = f"result-json:{comp.result_stamp}:{absolute(request, comp)}"
     key += measurements_cache_key(comp)  # a measurement (re-run on request) changes the JSON
     body = cache.get(key)
     if body is None:

@@ -34,7 +34,7 @@ from django.core.cache import cache
 
 from worker.analysis import HEAP_KINDS
 
-from .models import ENGINE_VERSION, Compilation
+from .models import Compilation
 from .render import line_anchor
 
 ASM_PART_ROWS = 1000
@@ -196,11 +196,10 @@ def analysis_of(comp: Compilation) -> dict:
 
 
 def cache_key(comp: Compilation, what: str) -> str:
-    finished = comp.finished.isoformat() if comp.finished else ""
     from .measurements import cache_key as measured
 
     state = measured(comp) if what.startswith("lines:") else ""  # chunks show the measured column
-    return f"bigpage:{ENGINE_VERSION}:{comp.id}:{comp.status}:{finished}:{page_lines()}:{what}{state}"
+    return f"bigpage:{comp.result_stamp}:{page_lines()}:{what}{state}"
 
 
 def cached(comp: Compilation, what: str, make):

@@ -16,14 +16,17 @@ import time
 from collections import defaultdict
 
 from . import broker
+from .models import Job
 
 log = logging.getLogger("explorer.done_listener")
 
-CHANNELS = ("ee:done:compile", "ee:done:ssa", "ee:done:run")
-
 
 def channel(kind: str) -> str:
+    """Where workers announce finished work of ``kind`` (jobs.notify) and waiters listen."""
     return f"ee:done:{kind}"
+
+
+CHANNELS = tuple(channel(kind) for kind in Job.Kind.values)
 
 
 class DoneListener:

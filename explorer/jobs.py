@@ -33,7 +33,7 @@ from django.db import DatabaseError, IntegrityError, close_old_connections, conn
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
-from . import admission, broker
+from . import admission, broker, done_listener
 from .models import Compilation, Failure, Job, Lane, Measurement, SSADump, Status
 
 log = logging.getLogger("explorer.jobs")
@@ -346,7 +346,7 @@ def lost_task(task_id: str, why: str) -> int:
 def notify(job: Job) -> None:
     """Wake web processes waiting for this target (explorer/submissions.wait_for)."""
     try:
-        broker.call(lambda c: c.publish(f"ee:done:{job.kind}", job.target))
+        broker.call(lambda c: c.publish(done_listener.channel(job.kind), job.target))
     except broker.BrokerDown:
         pass
 

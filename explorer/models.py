@@ -129,6 +129,13 @@ class Compilation(WorkMixin):
         return f"{self.id} go{self.go}/{self.goarch} {self.status}"
 
     @property
+    def result_stamp(self) -> str:
+        """What a cached rendering of this result depends on: the engine, the id, and its
+        state and when it got there (a re-run finishes anew)."""
+        finished = self.finished.isoformat() if self.finished else ""
+        return f"{ENGINE_VERSION}:{self.id}:{self.status}:{finished}"
+
+    @property
     def group_list(self) -> tuple[str, ...]:
         return tuple(g for g in self.groups.split(",") if g)
 

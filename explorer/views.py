@@ -143,7 +143,7 @@ def result_html(comp: Compilation, page: int = 1) -> str:
     shared in a review is opened many times. A big program's result shows one chunk of
     its lines (``page``) and loads the rest when needed (explorer/bigpage.py).
     """
-    key = f"result-html:{ENGINE_VERSION}:{comp.id}:{comp.status}:{comp.finished.isoformat() if comp.finished else ''}"
+    key = f"result-html:{comp.result_stamp}"
     key += measurements.cache_key(comp)
     key += f":{page}" if page > 1 else ""
     html = cache.get(key)

@@ -80,9 +80,8 @@ def parse_compiler_output(
 
 # What the backend prints while it compiles one function (-d=wb, -d=ssa/check_bce, -d=nil).
 _COMPILE_NOTES = frozenset({"write-barrier", "bounds-check", "nil-check"})
-# How their messages start ("write barrier", "Found IsInBounds", "generated nil check", …):
-# the rules of diagnostics.classify are asked only about such lines.
-_COMPILE_NOTE_STARTS = ("write barrier", "Found Is", "generated nil", "removed nil")
+# How their messages end ("write barrier", "Found IsInBounds", "generated nil check"): each is
+# a whole line, so only lines ending so are asked of diagnostics.classify.
 _COMPILE_NOTE_ENDS = ("write barrier", "InBounds", "nil check")
 _PCTAB_RE = re.compile(r"^funcpctab (?P<name>.+) \[valfunc=pctoinline\]$")
 # Walk says "write barrier" for a pointerful copy, append or clear, compiled to one of these.
@@ -116,13 +115,7 @@ def _attribute_compile_notes(text: str, diagnostics: list[Diagnostic], functions
         if not line.endswith(_COMPILE_NOTE_ENDS) or line[:1] in ("\t", " "):
             continue  # not a note (their messages are whole lines), or never a position
         m = POSITION_RE.match(line)
-        if (
-            m
-            and m["msg"] is not None
-            and m["msg"].startswith(_COMPILE_NOTE_STARTS)
-            and (known := classify(m["msg"]))
-            and known[0] in _COMPILE_NOTES
-        ):
+        if m and m["msg"] is not None and (known := classify(m["msg"])) and known[0] in _COMPILE_NOTES:
             pending += 1
     notes = [d for d in diagnostics if d.kind in _COMPILE_NOTES and d.line]
     if pending or not names or len(names) != len(notes):
