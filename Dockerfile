@@ -17,9 +17,11 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 ARG GO_VERSIONS="1.27.3"
 ARG GOARCHES="amd64 arm64 386 riscv64 wasm"
-COPY worker/__init__.py worker/toolchains.py worker/
-# the sandbox's compiler runner, built by each toolchain's own go at install
+COPY worker/__init__.py worker/toolchains.py worker/spawn.py worker/
+# the sandbox's compiler runner, built by each toolchain's own go at install, and the
+# launcher that starts every sandbox with its limits (built once)
 COPY worker/runner/ worker/runner/
+COPY worker/launcher/ worker/launcher/
 RUN for v in $GO_VERSIONS; do \
       python -m worker.toolchains install "$v" $(for a in $GOARCHES; do printf -- '--goarch %s ' "$a"; done) || exit 1; \
     done

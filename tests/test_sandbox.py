@@ -10,10 +10,21 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from worker import sandbox, seccomp, toolchains
+from worker import sandbox, seccomp, spawn, toolchains
 
 SYSTEM = [Path("/usr"), Path("/bin"), Path("/lib"), Path("/lib64")]
 SYSTEM = [p for p in SYSTEM if p.exists()]
+
+
+@pytest.fixture(autouse=True, params=["launcher", "pre-exec hook"])
+def started_by(request, monkeypatch):
+    """Every wall is checked both ways a sandbox can start (worker/spawn.py): through the
+    launcher (the install builds it) and through the pre-exec hook (without it)."""
+    if request.param == "launcher":
+        assert spawn.launcher() is not None, "the install did not build ee-launch"
+    else:
+        monkeypatch.setattr(spawn, "launcher", lambda: None)
+    return request.param
 
 
 def sh(script: str, **kwargs) -> sandbox.SandboxResult:
@@ -102,6 +113,21 @@ def test_memory_limit():
     )
     if big is not None:
         assert big.returncode != 0 and "MemoryError" in big.stderr
+
+
+def test_a_costly_lane_runs_at_a_lower_priority():
+    assert sh("nice", limits=sandbox.Limits(nice=7)).stdout.strip() == str(os.nice(0) + 7)
+
+
+def test_the_launcher_refuses_to_start_a_command_without_its_limits():
+    launcher = spawn.launcher_path()
+    for argv in (
+        [str(launcher), "--", "/bin/true"],  # no limits
+        [str(launcher), "-cpu=1", "-as=100000000", "-fsize=1000", "-nproc=10", "--", "true"],  # not absolute
+        [str(launcher), "-cpu=1", "-as=100000000", "-fsize=1000", "-nproc=10", "-uid=65534", "--", "/bin/true"],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True)
+        assert done.returncode == 125 and done.stderr.startswith(("usage: ee-launch", "ee-launch:")), done
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the process limit binds the sandbox user when we drop from root")

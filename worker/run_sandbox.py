@@ -23,13 +23,12 @@ are v1 without delegation, so a cgroup-v2 limit for the whole tree is not availa
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import sandbox, seccomp
+from . import sandbox, seccomp, spawn
 from .sandbox import bwrap_path, threads_of_current_user
 
 RUN_UID = 65533  # "nogroup"-range id, not nobody: the compiler sandboxes' thread count is not ours
@@ -102,25 +101,16 @@ def build_argv(program_dir: Path, command: list[str], env: dict[str, str], limit
     return argv
 
 
-def _preexec(limits: RunLimits, as_root: bool):
-    processes = limits.processes if as_root else threads_of_current_user() + limits.processes
-
-    def apply() -> None:
-        os.setsid()
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        if as_root:
-            os.setgroups([])
-            os.setgid(RUN_GID)
-            os.setuid(RUN_UID)
-        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-        allowed = processes if hard == resource.RLIM_INFINITY else min(processes, hard)
-        resource.setrlimit(resource.RLIMIT_NPROC, (allowed, allowed))
-
-    return apply
+def process_limits(limits: RunLimits, as_root: bool) -> spawn.ProcessLimits:
+    return spawn.ProcessLimits(
+        cpu_seconds=limits.cpu_seconds,
+        memory_bytes=limits.memory_bytes,
+        file_bytes=limits.file_bytes,
+        processes=limits.processes if as_root else threads_of_current_user() + limits.processes,
+        open_files=limits.open_files,
+        uid=RUN_UID if as_root else None,
+        gid=RUN_GID if as_root else None,
+    )
 
 
 def run(
@@ -145,12 +135,12 @@ def run(
 
 def _run(argv: list[str], limits: RunLimits, as_root: bool, pass_fds: tuple[int, ...]) -> RunResult:
     start = time.perf_counter()
-    proc = subprocess.Popen(
+    proc = spawn.popen(
         argv,
+        process_limits(limits, as_root),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        preexec_fn=_preexec(limits, as_root),
         close_fds=True,
         pass_fds=pass_fds,
     )

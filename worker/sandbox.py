@@ -10,7 +10,6 @@ root, the command runs as an unprivileged user (nobody) instead.
 from __future__ import annotations
 
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -19,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import seccomp
+from . import seccomp, spawn
 
 NOBODY_UID = 65534
 NOBODY_GID = 65534
@@ -71,29 +70,19 @@ def threads_of_current_user() -> int:
     return count
 
 
-def _preexec(limits: Limits, drop_to_nobody: bool):
+def process_limits(limits: Limits, drop_to_nobody: bool) -> spawn.ProcessLimits:
     # RLIMIT_NPROC counts every thread of the real user. As nobody that is the sandboxes
     # alone; as an ordinary user (a developer's `make run`) it includes their desktop, so
     # the budget is added on top of what they already run.
-    processes = limits.processes if drop_to_nobody else threads_of_current_user() + limits.processes
-
-    def apply() -> None:
-        os.setsid()
-        if limits.nice > 0:
-            os.nice(limits.nice)
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if drop_to_nobody:
-            os.setgroups([])
-            os.setgid(NOBODY_GID)
-            os.setuid(NOBODY_UID)
-        hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
-        allowed = processes if hard == resource.RLIM_INFINITY else min(processes, hard)
-        resource.setrlimit(resource.RLIMIT_NPROC, (allowed, allowed))
-
-    return apply
+    return spawn.ProcessLimits(
+        cpu_seconds=limits.cpu_seconds,
+        memory_bytes=limits.memory_bytes,
+        file_bytes=limits.file_bytes,
+        processes=limits.processes if drop_to_nobody else threads_of_current_user() + limits.processes,
+        nice=limits.nice,
+        uid=NOBODY_UID if drop_to_nobody else None,
+        gid=NOBODY_GID if drop_to_nobody else None,
+    )
 
 
 def build_argv(command: list[str], *, ro_paths: list[Path], cwd: str, rw_paths: list[Path] = ()) -> list[str]:
@@ -177,12 +166,12 @@ def _run(
     if drop and rw_dir is not None:
         _owned_by_nobody(rw_dir)  # and write its scratch directory
     start = time.perf_counter()
-    proc = subprocess.Popen(
+    proc = spawn.popen(
         argv,
+        process_limits(limits, drop),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        preexec_fn=_preexec(limits, drop),
         close_fds=True,
         pass_fds=pass_fds,
     )

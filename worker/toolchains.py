@@ -8,8 +8,10 @@ Layout under the toolchain home (``$ESCAPE_EXPLORER_HOME``, default
     toolchains/<version>/std/<goarch>/pkg/<import/path>.a   the std export data
     toolchains/<version>/bin/ee-runner          worker/runner built by this toolchain's go
     toolchains/<version>/bin/ee-runner.sha256   hash of the runner source it was built from
+    bin/ee-launch                               worker/launcher, which starts every sandbox
+                                                with its limits (worker/spawn.py), and its .sha256
 
-Preparing std (``go list -export std``) and building the runner are done once per
+Preparing std (``go list -export std``) and building the runner and launcher are done once per
 toolchain at install time, never per request; ``install`` repeats neither unless it is
 missing (or, for the runner, its source changed).
 """
@@ -305,51 +307,63 @@ def prepare_std(tc: Toolchain, goarch: str, log=print, build_env: dict[str, str]
     shutil.rmtree(gocache, ignore_errors=True)
 
 
-def _runner_source_hash() -> str:
+def _source_hash(source: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(RUNNER_SOURCE.iterdir()):
+    for path in sorted(source.iterdir()):
         if path.suffix in (".go", ".mod") and path.is_file():
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def build_runner(tc: Toolchain, log=print) -> Path:
-    """Build worker/runner with the toolchain's own go into ``tc.runner`` (idempotent).
-
-    Static (CGO_ENABLED=0), linux/amd64 like the worker, whatever GOARCH it later
-    compiles for; rebuilt only when missing or when its source changed.
-    """
-    if not (RUNNER_SOURCE / "main.go").is_file():
-        raise RuntimeError(f"the runner's source is missing: {RUNNER_SOURCE / 'main.go'}")
-    want = _runner_source_hash()
-    stamp = tc.runner.with_name(tc.runner.name + ".sha256")
-    if tc.has_runner() and stamp.is_file() and stamp.read_text().strip() == want:
-        return tc.runner
-    log(f"building the compiler runner with go{tc.version}")
-    tc.runner.parent.mkdir(parents=True, exist_ok=True)
-    tc.runner.parent.chmod(0o755)  # the sandbox's user (nobody) must reach it
-    work = Path(tempfile.mkdtemp(prefix=".runner-", dir=str(tc.root)))
+def _build_static(tc: Toolchain, source: Path, target: Path, what: str, log=print) -> Path:
+    """Build the Go program in ``source`` with the toolchain's own go into ``target``
+    (idempotent): static (CGO_ENABLED=0), linux/amd64 like the worker, whatever GOARCH it
+    later compiles for; rebuilt only when missing or when its source changed (a hash
+    beside it, ``<target>.sha256``)."""
+    if not (source / "main.go").is_file():
+        raise RuntimeError(f"the {what}'s source is missing: {source / 'main.go'}")
+    want = _source_hash(source)
+    stamp = target.with_name(target.name + ".sha256")
+    if target.is_file() and os.access(target, os.X_OK) and stamp.is_file() and stamp.read_text().strip() == want:
+        return target
+    log(f"building the {what} with go{tc.version}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.chmod(0o755)  # the sandbox's user (nobody) must reach it
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=str(target.parent)))
     try:
         gocache = work / "gocache"
         gocache.mkdir()
-        staged = work / "ee-runner"
+        staged = work / target.name
         env = {**_go_env(tc, "amd64", gocache), "GOOS": "linux", "GOFLAGS": "", "GOENV": "off", "GOWORK": "off"}
         proc = subprocess.run(
             [str(tc.go), "build", "-trimpath", "-ldflags=-s -w", "-o", str(staged), "."],
-            cwd=RUNNER_SOURCE,
+            cwd=source,
             env=env,
             capture_output=True,
             text=True,
             check=False,
         )
         if proc.returncode != 0 or not staged.is_file():
-            raise RuntimeError(f"go build of the runner failed with go{tc.version}:\n{proc.stderr[-4000:]}")
+            raise RuntimeError(f"go build of the {what} failed with go{tc.version}:\n{proc.stderr[-4000:]}")
         staged.chmod(0o755)
-        os.replace(staged, tc.runner)  # atomic: a running worker never sees half a binary
+        os.replace(staged, target)  # atomic: a running worker never sees half a binary
         stamp.write_text(want + "\n")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return tc.runner
+    return target
+
+
+def build_runner(tc: Toolchain, log=print) -> Path:
+    """Build worker/runner with the toolchain's own go into ``tc.runner`` (idempotent)."""
+    return _build_static(tc, RUNNER_SOURCE, tc.runner, "compiler runner", log=log)
+
+
+def build_launcher(tc: Toolchain, log=print) -> Path:
+    """Build worker/launcher (worker/spawn.py starts every sandbox through it) into
+    ``<home>/bin/ee-launch``, once for all toolchains (idempotent)."""
+    from .spawn import LAUNCHER_SOURCE, launcher_path
+
+    return _build_static(tc, LAUNCHER_SOURCE, launcher_path(), "sandbox launcher", log=log)
 
 
 def install(
@@ -365,6 +379,7 @@ def install(
         fcntl.flock(lock, fcntl.LOCK_EX)
         tc = install_go(version, log=log)
         build_runner(tc, log=log)
+        build_launcher(tc, log=log)
         for goarch in goarches:
             prepare_std(tc, goarch, log=log)
             if build_env:

@@ -1,0 +1,3 @@
+module escape-explorer/launcher
+
+go 1.21
