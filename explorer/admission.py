@@ -117,9 +117,15 @@ def admit(member: str, client: str, *, share: int, cost: float = 1.0) -> Ticket:
 def release(member: str, client: str) -> None:
     """The job ended (or never started): its place is free again. Best effort."""
     try:
-        broker.call(lambda c: c.pipeline().zrem(ALL, member).zrem(client_key(client), member).execute())
+        broker.call(lambda c: release_commands(c.pipeline(), member, client).execute())
     except broker.BrokerDown:
         pass  # the member expires, and the reconciler's resync removes it sooner
+
+
+def release_commands(pipe, member: str, client: str):
+    """:func:`release`'s commands, added to a pipeline that sends more (a finished job's
+    announcement: explorer/jobs.finish)."""
+    return pipe.zrem(ALL, member).zrem(client_key(client), member)
 
 
 def resync(jobs: list[tuple[str, str, float]]) -> tuple[int, int]:

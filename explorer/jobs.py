@@ -183,37 +183,42 @@ def announce(queues: list[str], who: str) -> None:
 # --- a worker's side -----------------------------------------------------------------------
 
 
-def _busy_clients(lane: str) -> list[str]:
-    running = (
+def _busy_clients(lane: str):
+    """The clients at their running cap in ``lane``: a subquery, so that asking for the
+    queued jobs a worker may take is one statement."""
+    return (
         Job.objects.filter(state=Job.State.RUNNING, lane=lane)
         .values("client")
         .annotate(n=Count("id"))
         .filter(n__gte=settings.CLIENT_MAX_RUNNING)
+        .values("client")
     )
-    return [row["client"] for row in running]
 
 
 def claim(lane: str, worker: str, task_id: str = "", go: str | None = None) -> Job | None:
     """Take the best queued job of ``lane`` (for toolchain ``go``, when given), or None when
-    there is none this worker may take."""
+    there is none this worker may take. Three statements: the best job (the busy clients a
+    subquery), taking it (only if still queued: else another worker took it first, and we
+    look again), and marking its target running."""
     for _ in range(8):
         candidates = Job.objects.filter(state=Job.State.QUEUED, lane=lane).exclude(client__in=_busy_clients(lane))
         if go is not None:
             candidates = candidates.filter(go=go)
-        job = candidates.order_by("fair_order", "id").only("id").first()
+        job = candidates.order_by("fair_order", "id").first()
         if job is None:
             return None
         now = timezone.now()
-        taken = Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(
-            state=Job.State.RUNNING,
-            claimed_at=now,
-            lease_until=now + timedelta(seconds=lease_seconds(lane)),
-            worker=worker,
-            task_id=task_id,
-            attempts=F("attempts") + 1,
-        )
-        if taken:  # else another worker took it first: look again
-            job = Job.objects.get(pk=job.pk)
+        taken = {
+            "state": Job.State.RUNNING,
+            "claimed_at": now,
+            "lease_until": now + timedelta(seconds=lease_seconds(lane)),
+            "worker": worker,
+            "task_id": task_id,
+        }
+        if Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(**taken, attempts=F("attempts") + 1):
+            for name, value in taken.items():
+                setattr(job, name, value)
+            job.attempts += 1
             _targets(job).filter(status__in=[Status.QUEUED, Status.RUNNING]).update(status=Status.RUNNING, started=now)
             return job
     return None
@@ -251,8 +256,16 @@ def finish(job: Job, fields: dict[str, Any]) -> bool:
         return stored
 
     stored = with_database_retries(write)
-    admission.release(job.member, job.client)
-    notify(job)
+    try:  # its place free again and the waiting web processes told, in one round trip
+        broker.call(
+            lambda c: (
+                admission.release_commands(c.pipeline(), job.member, job.client)
+                .publish(done_listener.channel(job.kind), job.target)
+                .execute()
+            )
+        )
+    except broker.BrokerDown:
+        pass  # the member expires (the reconciler's resync removes it sooner); a waiter's next look finds it done
     return bool(stored)
 
 
