@@ -188,6 +188,9 @@ def test_inline_table_values_hold_until_changed() -> None:
         ["main.outer", "main.inner"],
         [],
     ]
+    # The one-walk form parse_asm uses gives the same chains, in order or not.
+    for pcs in ([0, 0x19, 0x1A, 0x1B, 0x1B, 0x24, 0x2C, 0x2D, 0x40], [0x2D, 0x1B, 0x0, 0x24]):
+        assert table.chains(pcs) == [table.chain_at(pc) for pc in pcs]
     diagnostic, assembly = split_output("\n".join(lines))
     assert diagnostic == [] and assembly == lines
 

@@ -123,9 +123,9 @@ def _attribute_compile_notes(text: str, diagnostics: list[Diagnostic], functions
     code: dict[str, set[tuple[str, int]]] = defaultdict(set)
     walk_sites: dict[tuple[str, int], set[str]] = defaultdict(set)
     for fn in functions:
+        code[fn.name].update((a.file, a.line) for a in fn.asm)
         for a in fn.asm:
-            code[fn.name].add((a.file, a.line))
-            if runtime_callee(a.text) in _WALK_BARRIER_CALLS:
+            if "runtime." in a.text and runtime_callee(a.text) in _WALK_BARRIER_CALLS:
                 walk_sites[(a.file, a.line)].add(fn.name)
     for d, name in zip(notes, names, strict=True):
         here = (d.file, d.line)

@@ -175,12 +175,33 @@ class InlineTable:
 
     def chain_at(self, pc: int) -> list[str]:
         """Inlined functions at ``pc``, outermost (called from the user's code) first."""
+        return self.chain_of(self.index_at(pc))
+
+    def chain_of(self, index: int) -> list[str]:
+        """Inlined functions of tree node ``index``, outermost first ([] for -1)."""
         chain: list[str] = []
-        index = self.index_at(pc)
         while 0 <= index < len(self.tree) and len(chain) <= len(self.tree):
             chain.append(self.tree[index].func)
             index = self.tree[index].parent
         return chain[::-1]
+
+    def chains(self, pcs: list[int]) -> list[list[str]]:
+        """``chain_at`` of each of ``pcs`` (in increasing order, as a function's listing
+        is), walking the changes once; instructions under the same node share one list."""
+        if any(a > b for a, b in zip(pcs, pcs[1:], strict=False)):
+            return [self.chain_at(pc) for pc in pcs]
+        out: list[list[str]] = []
+        by_index: dict[int, list[str]] = {}
+        changes, at, index = self.changes, 0, -1
+        for pc in pcs:
+            while at < len(changes) and changes[at][0] <= pc:
+                index = changes[at][1]
+                at += 1
+            chain = by_index.get(index)
+            if chain is None:
+                chain = by_index[index] = self.chain_of(index)
+            out.append(chain)
+        return out
 
 
 def parse_inline_tables(lines: Iterable[str]) -> dict[str, InlineTable]:
@@ -223,46 +244,51 @@ def parse_asm(lines: Iterable[str]) -> list[Function]:
     tables = parse_inline_tables(lines)
     functions: list[Function] = []
     current: Function | None = None
+    positions: dict[str, tuple[str, int]] = {}  # the listing repeats a few positions many times
+    instruction = _INSTRUCTION_RE.match
     for line in lines:
         # Symbol headers start with the symbol's name; instructions, dumps and tables with blanks.
-        m = _SYMBOL_RE.match(line) if line[:1] not in ("\t", " ") else None
-        if m:
-            current = None
-            if m["type"] == "STEXT":
-                attrs = m["attrs"]
-                current = Function(
-                    name=m["name"],
-                    frame_size=_hex_attr(attrs, "locals"),
-                    args_size=_hex_attr(attrs, "args"),
-                    size=int(m["size"]),
-                )
-                functions.append(current)
+        if line[:1] not in ("\t", " "):
+            m = _SYMBOL_RE.match(line)
+            if m:
+                current = None
+                if m["type"] == "STEXT":
+                    attrs = m["attrs"]
+                    current = Function(
+                        name=m["name"],
+                        frame_size=_hex_attr(attrs, "locals"),
+                        args_size=_hex_attr(attrs, "args"),
+                        size=int(m["size"]),
+                    )
+                    functions.append(current)
             continue
         if current is None or not line.startswith("\t0x"):
             continue
-        m = _INSTRUCTION_RE.match(line)
+        m = instruction(line)
         if not m:
             continue  # hex dump, rel lines, pctab dump
-        file, lineno = split_position(m["pos"])
-        text = m["text"]
-        if _TEXT_RE.match(text) and not current.asm:
-            current.file, current.line = file, lineno
+        pc, pos, text = m.group("pc", "pos", "text")
+        where = positions.get(pos)
+        if where is None:
+            where = positions[pos] = split_position(pos)
+        if not current.asm and _TEXT_RE.match(text):
+            current.file, current.line = where
+        runtime_call = "runtime." in text  # the two tests below ask nothing else of most lines
         current.asm.append(
             AsmLine(
-                pc=int(m["pc"], 16),
-                file=file,
-                line=lineno,
+                pc=int(pc, 16),
+                file=where[0],
+                line=where[1],
                 text=text,
-                heap_alloc=is_heap_alloc_call(text),
-                write_barrier=is_write_barrier(text),
+                heap_alloc=runtime_call and is_heap_alloc_call(text),
+                write_barrier=runtime_call and is_write_barrier(text),
             )
         )
     for fn in functions:
         table = tables.get(fn.name)
-        if table is None:
+        if table is None or not fn.asm:
             continue
-        for asm in fn.asm:
-            chain = table.chain_at(asm.pc)
+        for asm, chain in zip(fn.asm, table.chains([a.pc for a in fn.asm]), strict=True):
             if chain:
                 asm.inlined_from = chain[-1]
                 asm.inline_chain = chain

@@ -168,10 +168,15 @@ def attribute(diagnostics: list[Diagnostic], functions: list[Function], package:
     assembled = {fn.name for fn in functions}
     local_functions = assembled | set(declared)
     inlined_at: dict[Position, list[str]] = {}
+    enclosing: dict[Position, str] = {}  # many decisions share a position
     for d in diagnostics:
-        if not d.function:
-            d.function = _named_function(d, package, assembled) or _enclosing(d.file, d.line, d.column, spans, declared)
         position = (d.file, d.line, d.column)
+        if not d.function:
+            d.function = _named_function(d, package, assembled)
+        if not d.function:
+            if position not in enclosing:
+                enclosing[position] = _enclosing(d.file, d.line, d.column, spans, declared)
+            d.function = enclosing[position]
         if d.kind == "inlining-call":
             d.details["callee_symbol"] = _symbol_for(d.details["callee"], symbols, package, local_functions)
             inlined_at.setdefault(position, []).append(d.details["callee_symbol"])
