@@ -163,6 +163,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (the queue of record keeps the job; the reconciler wakes a worker later).
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "max_retries": 0}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set (then once every this many tasks): a new connection per compile cost 1-3 ms on
+# SQLite and more on PostgreSQL. A broken connection is still replaced at once
+# (worker/tasks.py: close_old_connections before each claim; the result write retries).
+CELERY_DB_REUSE_MAX = 1000
 
 # --- the work queue (explorer/jobs.py, explorer/admission.py) -----------------------------
 # Two lanes: every new program starts in the fast lane with a short time limit; one that

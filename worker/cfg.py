@@ -88,6 +88,10 @@ def _operands(text: str) -> tuple[str, list[str]]:
 
 def _split_operands(rest: str) -> list[str]:
     """Split on commas outside brackets (``(R29, R30)``, ``f[go.shape.int,go.shape.string](SB)``)."""
+    if "," not in rest:  # most control-flow instructions: one operand (a pc, a symbol)
+        return [rest]
+    if "(" not in rest and "[" not in rest and "{" not in rest:
+        return rest.split(",")
     parts, depth, current = [], 0, []
     for ch in rest:
         if ch in "([{":
@@ -121,8 +125,12 @@ _X86_FLOW_STARTS = ("C", "R", "J", "L", "X", "U", "H")
 
 def classify(text: str, pc: int, goarch: str) -> Flow:
     """The control-flow effect of one listed instruction on ``goarch``."""
-    if goarch in ("amd64", "386") and not text.startswith(_X86_FLOW_STARTS):
-        return PLAIN
+    if goarch in ("amd64", "386"):
+        if not text.startswith(_X86_FLOW_STARTS):
+            return PLAIN
+        op = text.partition("\t")[0].strip()  # CMPQ, LEAQ, XORL…: plain, without reading operands
+        if op not in ("CALL", "RET") and op not in _TRAPS and not op.startswith(("J", "LOOP", "XBEGIN")):
+            return PLAIN
     op, operands = _operands(text)
     if goarch in ("amd64", "386"):
         if op == "CALL":

@@ -184,7 +184,10 @@ def run_next(self, lane: str, go: str = "") -> int:
     """
     from explorer import jobs
 
-    job = jobs.claim(lane, jobs.worker_id(), self.request.id or "", go=go or None)
+    # The connection is kept between tasks (settings.CELERY_DB_REUSE_MAX): one broken since
+    # (a database restart) is replaced, here or by the retries.
+    close_old_connections()
+    job = jobs.with_database_retries(lambda: jobs.claim(lane, jobs.worker_id(), self.request.id or "", go=go or None))
     if job is None:
         return 0
     run_job(job)
