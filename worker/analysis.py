@@ -164,7 +164,10 @@ class Analysis:
         return _plain(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Analysis:
+    def from_dict(cls, data: dict[str, Any], *, listings: bool = True) -> Analysis:
+        """The analysis of its dict form. ``listings=False`` leaves each function's ``asm``
+        as the stored dicts (tens of thousands in a large result, most of the time it takes
+        to rebuild: for readers that only ask whether a function has a listing)."""
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
         kwargs["files"] = [SourceFile(**f) for f in data.get("files", [])]
@@ -172,7 +175,8 @@ class Analysis:
             Diagnostic(**{**d, "flow": [FlowStep(**s) for s in d.get("flow", [])]}) for d in data.get("diagnostics", [])
         ]
         kwargs["functions"] = [
-            Function(**{**f, "asm": [AsmLine(**a) for a in f.get("asm", [])]}) for f in data.get("functions", [])
+            Function(**{**f, "asm": [AsmLine(**a) for a in f.get("asm", [])] if listings else f.get("asm", [])})
+            for f in data.get("functions", [])
         ]
         kwargs["timings"] = Timings(**data.get("timings", {}))
         kwargs["directives"] = [

@@ -62,7 +62,7 @@ class FunctionSummary:
 def summarize(analysis: Analysis | dict[str, Any]) -> list[FunctionSummary]:
     """One summary per function of the user's files, ordered by (file, line, name)."""
     if isinstance(analysis, dict):
-        analysis = Analysis.from_dict(analysis)
+        analysis = Analysis.from_dict(analysis, listings=False)  # only whether a function has one
     user_files = {f.name for f in analysis.files}
     summaries: dict[str, FunctionSummary] = {}
 
