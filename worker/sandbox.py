@@ -10,6 +10,7 @@ root, the command runs as an unprivileged user (nobody) instead.
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -166,22 +167,31 @@ def _run(
     if drop and rw_dir is not None:
         _owned_by_nobody(rw_dir)  # and write its scratch directory
     start = time.perf_counter()
-    proc = spawn.popen(
-        argv,
-        process_limits(limits, drop),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        close_fds=True,
-        pass_fds=pass_fds,
-    )
+    # The output goes to two memory files, not pipes: the compiler writes each -m and pctab
+    # line with a write of its own (some 12,000 for a 500-line program), and a pipe woke
+    # this process for nearly each one. The sandbox's end is heard through a pidfd.
+    out_fd = os.memfd_create("ee-stdout", os.MFD_CLOEXEC)
+    err_fd = os.memfd_create("ee-stderr", os.MFD_CLOEXEC)
     try:
+        proc = spawn.popen(
+            argv,
+            process_limits(limits, drop),
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=out_fd,
+            stderr=err_fd,
+            close_fds=True,
+            pass_fds=pass_fds,
+        )
         if stdin:
-            proc.stdin.write(stdin)
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
-    out, err, limit = collect(proc, start + limits.wall_seconds, limits.output_bytes)
+            try:
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        out, err, limit = collect_files(proc, out_fd, err_fd, start + limits.wall_seconds, limits.output_bytes)
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
     wall_ms = (time.perf_counter() - start) * 1000
     rc = proc.returncode
     stdout = out.decode("utf-8", "replace")
@@ -215,6 +225,86 @@ def _owned_by_nobody(top: Path) -> None:
     for dirpath, dirnames, filenames in os.walk(top):
         for name in dirnames + filenames:
             os.chown(os.path.join(dirpath, name), NOBODY_UID, NOBODY_GID, follow_symlinks=False)
+
+
+def collect_files(
+    proc: subprocess.Popen, out_fd: int, err_fd: int, deadline: float, output_bytes: int
+) -> tuple[bytes, bytes, str]:
+    """Wait for a sandbox writing its stdout and stderr to the files ``out_fd`` and
+    ``err_fd`` until it ends or ``deadline`` (a ``time.perf_counter()`` value) passes or it
+    wrote more than ``output_bytes`` (then its process group is killed); return (stdout,
+    stderr, limit) as :func:`collect` does, each read up to ``output_bytes`` + 1 bytes.
+
+    The sizes are looked at every few milliseconds (more often at first), so a flood can
+    write past ``output_bytes`` until the next look, never past the file size limit
+    (RLIMIT_FSIZE): an output past ``output_bytes`` is the output limit whatever signal
+    then ended the run."""
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except OSError:  # a kernel before 5.3: look every few milliseconds instead
+        pidfd = None
+    limit = ""
+    try:
+        poller = select.poll()
+        if pidfd is not None:
+            poller.register(pidfd, select.POLLIN)
+        interval = 0.005
+        while True:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                limit = "time"
+                break
+            wait = min(remaining, interval if pidfd is not None else 0.002)
+            if pidfd is not None and poller.poll(wait * 1000):
+                break  # it ended
+            if pidfd is None:
+                time.sleep(wait)
+                if proc.poll() is not None:
+                    break
+            interval = min(interval * 2, 0.04)
+            if _size(out_fd) + _size(err_fd) > output_bytes:
+                limit = "output"
+                break
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+    if limit:
+        _kill(proc)
+    try:
+        proc.wait(timeout=5 if limit else max(0.1, deadline - time.perf_counter()))
+    except subprocess.TimeoutExpired:
+        limit = limit or "time"
+        _kill(proc)
+        proc.wait()
+    if _size(out_fd) + _size(err_fd) > output_bytes:
+        limit = "output"
+    out, err = _read_file(out_fd, output_bytes + 1), _read_file(err_fd, output_bytes + 1)
+    return out, err, limit or _limit_of_exit(proc.returncode)
+
+
+def _size(fd: int) -> int:
+    return os.fstat(fd).st_size
+
+
+def _read_file(fd: int, most: int) -> bytes:
+    chunks, left, offset = [], min(most, _size(fd)), 0
+    while left > 0:
+        chunk = os.pread(fd, min(left, 1 << 20), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _limit_of_exit(rc: int | None) -> str:
+    """The limit a signal that ended the run stands for ("" when none): bubblewrap reports a
+    signal that ended the command as 128 + its number."""
+    if rc is None or 0 <= rc <= 128:
+        return ""
+    sig = -rc if rc < 0 else rc - 128
+    return {signal.SIGXCPU: "cpu", signal.SIGKILL: "cpu", signal.SIGXFSZ: "file"}.get(sig, "")
 
 
 def collect(
@@ -258,12 +348,7 @@ def collect(
     sel.close()
     proc.stdout.close()
     proc.stderr.close()
-    rc = proc.returncode
-    if not limit and (rc < 0 or rc > 128):
-        # bwrap reports a signal that ended the command as 128 + signal number
-        sig = -rc if rc < 0 else rc - 128
-        limit = {signal.SIGXCPU: "cpu", signal.SIGKILL: "cpu", signal.SIGXFSZ: "file"}.get(sig, "")
-    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), limit
+    return b"".join(chunks["stdout"]), b"".join(chunks["stderr"]), limit or _limit_of_exit(proc.returncode)
 
 
 def _looks_out_of_memory(stderr: str) -> bool:
