@@ -113,7 +113,11 @@ def wake(lane: str, go: str = "", count: int = 1) -> int:
     sent = 0
     for _ in range(count):
         try:
-            app.send_task("worker.run_next", args=[lane, go], queue=queue_for(lane, go), retry=False)
+            # ignore_result: nothing waits for a wake-up's result (without it the result backend
+            # subscribed to, and unsubscribed from, a result channel per message).
+            app.send_task(
+                "worker.run_next", args=[lane, go], queue=queue_for(lane, go), retry=False, ignore_result=True
+            )
             sent += 1
         except Exception as exc:  # broker down: the job waits in the table for the reconciler
             log.warning("could not wake the %s lane: %s", lane, exc)

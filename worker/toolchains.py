@@ -122,9 +122,14 @@ class Toolchain:
         return found
 
     def goarches(self) -> list[str]:
-        return [
-            a for a in GOARCHES if self.importcfg(a).is_file() and (self.std_dir(a) / "pkg" / "runtime.a").is_file()
-        ]
+        """The GOARCHes whose standard library is prepared (asked by every submission: looked
+        up again when the std directory changes, as a GOARCH prepared or removed changes it)."""
+        std = self.root / "std"
+        try:
+            stamp = std.stat().st_mtime_ns
+        except OSError:
+            return []
+        return list(_goarches(str(self.root), stamp))
 
     def std_is_complete(self, goarch: str, variant: str = "") -> bool:
         """Every package file the importcfg names exists (a thorough check, for install)."""
@@ -140,6 +145,12 @@ class Toolchain:
 
     def is_installed(self) -> bool:
         return self.compile.is_file() and self.go.is_file()
+
+
+@functools.lru_cache(maxsize=64)
+def _goarches(root: str, std_mtime_ns: int) -> tuple[str, ...]:
+    tc = Toolchain(Path(root).name, Path(root))
+    return tuple(a for a in GOARCHES if tc.importcfg(a).is_file() and (tc.std_dir(a) / "pkg" / "runtime.a").is_file())
 
 
 def _version_key(version: str) -> tuple[int, ...]:
