@@ -17,7 +17,7 @@ bench:          ## compile-time and end-to-end benchmarks (medians), then a load
 	scripts/setup.sh
 	.venv/bin/python scripts/bench.py
 	.venv/bin/python scripts/bench_bigpage.py
-	.venv/bin/python scripts/throughput.py --clients 12 --seconds 20 --workers 1,2
+	.venv/bin/python scripts/throughput.py --clients 12 --seconds 20 --workers 1,2,3
 	.venv/bin/python scripts/loadtest.py --seconds $(or $(LOAD_SECONDS),60) --clients $(or $(LOAD_CLIENTS),50)
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
