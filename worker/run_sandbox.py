@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import sandbox, seccomp, spawn
-from .sandbox import bwrap_path, threads_of_current_user
+from .sandbox import bwrap_path
 
 RUN_UID = 65533  # "nogroup"-range id, not nobody: the compiler sandboxes' thread count is not ours
 RUN_GID = 65533
@@ -101,18 +101,6 @@ def build_argv(program_dir: Path, command: list[str], env: dict[str, str], limit
     return argv
 
 
-def process_limits(limits: RunLimits, as_root: bool) -> spawn.ProcessLimits:
-    return spawn.ProcessLimits(
-        cpu_seconds=limits.cpu_seconds,
-        memory_bytes=limits.memory_bytes,
-        file_bytes=limits.file_bytes,
-        processes=limits.processes if as_root else threads_of_current_user() + limits.processes,
-        open_files=limits.open_files,
-        uid=RUN_UID if as_root else None,
-        gid=RUN_GID if as_root else None,
-    )
-
-
 def run(
     program_dir: Path, command: list[str], *, env: dict[str, str] | None = None, limits: RunLimits = RunLimits()
 ) -> RunResult:
@@ -137,7 +125,7 @@ def _run(argv: list[str], limits: RunLimits, as_root: bool, pass_fds: tuple[int,
     start = time.perf_counter()
     proc = spawn.popen(
         argv,
-        process_limits(limits, as_root),
+        sandbox.process_limits(limits, as_root, RUN_UID, RUN_GID),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -71,7 +71,10 @@ def threads_of_current_user() -> int:
     return count
 
 
-def process_limits(limits: Limits, drop_to_nobody: bool) -> spawn.ProcessLimits:
+def process_limits(limits, drop: bool, uid: int = NOBODY_UID, gid: int = NOBODY_GID) -> spawn.ProcessLimits:
+    """The launcher's limits for a sandbox's ``limits`` (:class:`Limits`, or the run
+    sandbox's RunLimits, which also limits open files); ``drop``: the worker is root, the
+    sandbox runs as ``uid``/``gid``."""
     # RLIMIT_NPROC counts every thread of the real user. As nobody that is the sandboxes
     # alone; as an ordinary user (a developer's `make run`) it includes their desktop, so
     # the budget is added on top of what they already run.
@@ -79,10 +82,11 @@ def process_limits(limits: Limits, drop_to_nobody: bool) -> spawn.ProcessLimits:
         cpu_seconds=limits.cpu_seconds,
         memory_bytes=limits.memory_bytes,
         file_bytes=limits.file_bytes,
-        processes=limits.processes if drop_to_nobody else threads_of_current_user() + limits.processes,
-        nice=limits.nice,
-        uid=NOBODY_UID if drop_to_nobody else None,
-        gid=NOBODY_GID if drop_to_nobody else None,
+        processes=limits.processes if drop else threads_of_current_user() + limits.processes,
+        open_files=getattr(limits, "open_files", 0),
+        nice=getattr(limits, "nice", 0),
+        uid=uid if drop else None,
+        gid=gid if drop else None,
     )
 
 
@@ -268,6 +272,16 @@ def collect_files(
     finally:
         if pidfd is not None:
             os.close(pidfd)
+    limit = _end(proc, limit, deadline)
+    if _size(out_fd) + _size(err_fd) > output_bytes:
+        limit = "output"
+    out, err = _read_file(out_fd, output_bytes + 1), _read_file(err_fd, output_bytes + 1)
+    return out, err, limit or _limit_of_exit(proc.returncode)
+
+
+def _end(proc: subprocess.Popen, limit: str, deadline: float) -> str:
+    """Kill the run's process group when a limit ended it, and reap it (killed too if it
+    outlives the deadline). Returns the limit, "time" when the deadline ended it here."""
     if limit:
         _kill(proc)
     try:
@@ -276,10 +290,7 @@ def collect_files(
         limit = limit or "time"
         _kill(proc)
         proc.wait()
-    if _size(out_fd) + _size(err_fd) > output_bytes:
-        limit = "output"
-    out, err = _read_file(out_fd, output_bytes + 1), _read_file(err_fd, output_bytes + 1)
-    return out, err, limit or _limit_of_exit(proc.returncode)
+    return limit
 
 
 def _size(fd: int) -> int:
@@ -337,14 +348,7 @@ def collect(
             if total > output_bytes:
                 limit = "output"
                 break
-    if limit:
-        _kill(proc)
-    try:
-        proc.wait(timeout=5 if limit else max(0.1, deadline - time.perf_counter()))
-    except subprocess.TimeoutExpired:
-        limit = limit or "time"
-        _kill(proc)
-        proc.wait()
+    limit = _end(proc, limit, deadline)
     sel.close()
     proc.stdout.close()
     proc.stderr.close()
