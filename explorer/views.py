@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -111,7 +112,9 @@ def _form_defaults() -> dict:
     }
 
 
-def _page_context(form: dict, compilation: Compilation | None = None, **extra) -> dict:
+def _page_context(form: dict, compilation: Compilation | None = None, *, with_result: bool = True, **extra) -> dict:
+    """The playground page's context; ``with_result=False``: without the finished result's
+    HTML (the caller puts it in: :func:`permalink`)."""
     chosen = set(compilation.group_list) if compilation else set(compiler.DIAGNOSTIC_GROUPS)
     context = {
         "toolchains": submissions.available_toolchains(),
@@ -127,9 +130,8 @@ def _page_context(form: dict, compilation: Compilation | None = None, **extra) -
         "run_enabled": settings.RUN_ENABLED,
     }
     page = extra.pop("page", 1)
-    context["result_html"] = (
-        result_html(compilation, page) if compilation is not None and compilation.is_finished else ""
-    )
+    finished = compilation is not None and compilation.is_finished
+    context["result_html"] = result_html(compilation, page) if finished and with_result else ""
     if compilation is not None and not compilation.is_finished:
         context.update(pending_context(compilation))
     context.update(extra)
@@ -137,11 +139,19 @@ def _page_context(form: dict, compilation: Compilation | None = None, **extra) -
 
 
 def result_html(comp: Compilation, page: int = 1) -> str:
-    """The rendered result of a finished compilation, cached: it never changes.
+    """The rendered result of a finished compilation (see :func:`result_bytes`)."""
+    return mark_safe(
+        result_bytes(comp, page).decode("utf-8")
+    )  # rendered by the template engine, which escaped everything
+
+
+def result_bytes(comp: Compilation, page: int = 1) -> bytes:
+    """The rendered result of a finished compilation, UTF-8, cached: it never changes.
 
     Rendering a 500-line program's result takes a few hundred milliseconds; a permalink
     shared in a review is opened many times. A big program's result shows one chunk of
-    its lines (``page``) and loads the rest when needed (explorer/bigpage.py).
+    its lines (``page``) and loads the rest when needed (explorer/bigpage.py). Kept as
+    bytes: the permalink page puts them into its response as they are (:func:`permalink`).
     """
     key = f"result-html:{comp.result_stamp}"
     key += measurements.cache_key(comp)
@@ -153,18 +163,19 @@ def result_html(comp: Compilation, page: int = 1) -> str:
         not_compiled = [f for f in files if not is_go_file(f.name)]
         ordered = [f for f in files if is_go_file(f.name)] + not_compiled
         if comp.status == Compilation.Status.DONE and bigpage.is_big(ordered, comp.analysis):
-            html = bigpage_views.render_big(comp, ordered, [f.name for f in not_compiled], page)
-            cache.set(key, html, timeout=24 * 3600)
-            return mark_safe(html)  # rendered by the template engine, which escaped everything
-        view = build_view(comp.analysis, ordered)
-        context = {"compilation": comp, "view": view, "error": comp.error, "busy": False}
-        context.update(measurements.page_context(comp, view))
-        packages = (comp.analysis or {}).get("packages") or []  # a module's (worker/modules.py)
-        html = render_to_string(
-            "partials/result.html", {**context, "not_compiled": [f.name for f in not_compiled], "packages": packages}
-        )
-        cache.set(key, str(html), timeout=24 * 3600)
-    return mark_safe(html)  # rendered by the template engine, which escaped everything
+            text = bigpage_views.render_big(comp, ordered, [f.name for f in not_compiled], page)
+        else:
+            view = build_view(comp.analysis, ordered)
+            context = {"compilation": comp, "view": view, "error": comp.error, "busy": False}
+            context.update(measurements.page_context(comp, view))
+            packages = (comp.analysis or {}).get("packages") or []  # a module's (worker/modules.py)
+            text = render_to_string(
+                "partials/result.html",
+                {**context, "not_compiled": [f.name for f in not_compiled], "packages": packages},
+            )
+        html = str(text).encode("utf-8")
+        cache.set(key, html, timeout=24 * 3600)
+    return html
 
 
 def _files(comp: Compilation):
@@ -249,7 +260,7 @@ def compile_view(request: HttpRequest) -> HttpResponse:
 def _result_fragment(request: HttpRequest, comp: Compilation) -> HttpResponse:
     if not comp.is_finished:
         return render(request, "partials/pending.html", pending_context(comp))
-    return HttpResponse(result_html(comp))
+    return HttpResponse(result_bytes(comp))
 
 
 def pending_context(comp: Compilation) -> dict:
@@ -283,7 +294,22 @@ def permalink(request: HttpRequest, compilation_id: str) -> HttpResponse:
     # ?page=N: a big program's lines N (explorer/bigpage.py), for the reader without JavaScript
     page = request.GET.get("page", "1")
     page = int(page) if page.isdigit() and len(page) < 7 else 1
-    return render(request, "playground.html", _page_context(form, comp, read_only=True, page=page))
+    if not comp.is_finished:
+        return render(request, "playground.html", _page_context(form, comp, read_only=True, page=page))
+    # The page around a marker, the cached result's bytes put in its place: joining and
+    # encoding a 500-line program's 2.6 MB of result with the page on every view cost more
+    # than the rest of the view (a cached page 11 -> 6 ms).
+    context = _page_context(form, comp, read_only=True, with_result=False)
+    context["result_html"] = mark_safe(RESULT_MARKER)
+    head, marker, tail = render_to_string("playground.html", context, request).partition(RESULT_MARKER)
+    if not marker:  # the template did not place the result (never expected): render it whole
+        return render(request, "playground.html", _page_context(form, comp, read_only=True, page=page))
+    return HttpResponse(head.encode("utf-8") + result_bytes(comp, page) + tail.encode("utf-8"))
+
+
+# Where the permalink page's result goes; the user's text in the page is escaped, so it can
+# never contain this (it starts with "<"), and it is random per process besides.
+RESULT_MARKER = f"<!--ee-result-{secrets.token_hex(8)}-->"
 
 
 @csrf_exempt

@@ -57,6 +57,22 @@ def test_htmx_compile_returns_the_annotated_fragment_and_pushes_the_permalink(li
     assert 'class="line heap"' in body or "heap" in body
 
 
+def test_the_permalink_page_is_the_page_with_the_cached_result_in_its_place(live_server_url):
+    """The permalink's result is put into the rendered page as cached bytes (views.permalink):
+    the page is whole, the result appears once, where the template puts it, in UTF-8."""
+    source = PROGRAM.replace("func main()", "// ünïcödé → 世界\nfunc main()")
+    result = compile_and_wait(live_server_url, {"source": source})
+    url = f"{live_server_url}/s/{result['id']}"
+    pages = [urllib.request.urlopen(url).read() for _ in range(2)]  # rendered, then cached
+    assert pages[0] == pages[1] or pages[0].count(b"moved to heap: x") == pages[1].count(b"moved to heap: x")
+    page = pages[1].decode("utf-8")  # strict: the splice keeps the encoding whole
+    assert page.lstrip().lower().startswith("<!doctype html>") and page.rstrip().endswith("</html>")
+    assert "ee-result-" not in page  # the marker is replaced
+    assert page.count("moved to heap: x") >= 1 and "世界" in page
+    fragment = urllib.request.urlopen(url + "/result").read().decode("utf-8")
+    assert fragment.strip() and fragment.strip() in page  # the same result as the htmx fragment
+
+
 def test_without_javascript_the_form_redirects_to_the_permalink(live_server_url):
     status, headers, _ = post_form(f"{live_server_url}/compile", {"source": PROGRAM})
     assert status == 302 and headers["Location"].startswith("/s/")
