@@ -7,7 +7,9 @@ For a 20-line and a 500-line program it measures
   * end to end: POST /api/v1/compile -> GET …?wait=10 (a long poll) until done, and
     POST with wait=10, through the stack scripts/run.sh starts (gunicorn, Redis, the
     fast- and slow-lane Celery workers), started here on a scratch database
-    (scripts/stack.py), as one API token holder whose limits never refuse it.
+    (scripts/stack.py), as one API token holder whose limits never refuse it;
+  * a finished result read again: its permalink page and JSON, cached, client-side and
+    the server's own time (its request log).
 Each run uses a fresh source (a counter comment) so no cached result is reused.
 """
 
@@ -204,6 +206,37 @@ def bench_end_to_end(programs: dict[str, str]) -> None:
                 times.append((time.perf_counter() - start) * 1000)
                 assert job["status"] == "done", job
             print(f"{name:10} POST wait=10 -> done {median_ms(times)}{ratio(name, times)}")
+            bench_cached(stack, name, job["id"])
+
+
+def bench_cached(stack, name: str, compilation_id: str, runs: int = 30) -> None:
+    """A finished result read again and again: its permalink page and its JSON, client-side
+    on loopback and the server's own time (the web's request log, ``ms``)."""
+    for what, path in (("page", f"/s/{compilation_id}"), ("JSON", f"/api/v1/compilations/{compilation_id}")):
+        times = []
+        for n in range(runs + 3):
+            start = time.perf_counter()
+            with urllib.request.urlopen(urllib.request.Request(stack.base + path, headers=AUTH), timeout=60) as r:
+                size = len(r.read())
+            if n >= 3:  # the first ones render and cache it
+                times.append((time.perf_counter() - start) * 1000)
+        time.sleep(0.3)  # the log line is written after the response
+        served = [
+            entry["ms"]
+            for entry in map(_json_or_none, stack.log("web").read_text().splitlines())
+            if entry and entry.get("method") == "GET" and entry.get("path") == path
+        ][3:]
+        print(
+            f"{name:10} cached {what:4}  client {median_ms(times)}, server p50"
+            f" {statistics.median(served):.1f} ms, {size:,} bytes"
+        )
+
+
+def _json_or_none(line: str) -> dict | None:
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
 
 
 def main() -> None:
