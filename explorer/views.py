@@ -95,6 +95,7 @@ def form_of(comp: Compilation) -> dict:
         "lang": comp.lang,
         "flags": comp.flags,
         "env": comp.env,
+        "groups": list(comp.group_list),  # what it collected: a copy compiles the same
     }
 
 
@@ -115,7 +116,7 @@ def _form_defaults() -> dict:
 def _page_context(form: dict, compilation: Compilation | None = None, *, with_result: bool = True, **extra) -> dict:
     """The playground page's context; ``with_result=False``: without the finished result's
     HTML (the caller puts it in: :func:`permalink`)."""
-    chosen = set(compilation.group_list) if compilation else set(compiler.DIAGNOSTIC_GROUPS)
+    chosen = set(compilation.group_list if compilation else form.get("groups") or compiler.DIAGNOSTIC_GROUPS)
     context = {
         "toolchains": submissions.available_toolchains(),
         "lang_choices": submissions.lang_choices(),
@@ -231,8 +232,9 @@ def compile_view(request: HttpRequest) -> HttpResponse:
         "lang": request.POST.get("lang", ""),
         "flags": request.POST.get("flags", ""),
         "env": request.POST.get("env", ""),
+        "groups": request.POST.getlist("groups"),  # a refused form keeps its choices
     }
-    groups = request.POST.getlist("groups") or None
+    groups = form["groups"] or None
     try:
         comp = submissions.submit(
             source,

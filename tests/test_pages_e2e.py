@@ -73,6 +73,19 @@ def test_the_permalink_page_is_the_page_with_the_cached_result_in_its_place(live
     assert fragment.strip() and fragment.strip() in page  # the same result as the htmx fragment
 
 
+def test_a_copy_keeps_what_the_original_collected(live_server_url):
+    """/?copy=<id> fills the playground with the original's source and settings, its
+    "Collect" choices included (a big program compiled without "asm" must not be compiled
+    again with it)."""
+    result = compile_and_wait(live_server_url, {"source": PROGRAM, "groups": ["escape", "inline"]})
+    page = urllib.request.urlopen(f"{live_server_url}/?copy={result['id']}").read().decode()
+    checked = set(re.findall(r'name="groups" value="([\w-]+)" checked', page))
+    offered = set(re.findall(r'name="groups" value="([\w-]+)"', page))
+    assert checked == {"escape", "inline"} and "asm" in offered - checked, (checked, offered)
+    plain = urllib.request.urlopen(f"{live_server_url}/").read().decode()  # a new page: everything
+    assert set(re.findall(r'name="groups" value="([\w-]+)" checked', plain)) == offered
+
+
 def test_without_javascript_the_form_redirects_to_the_permalink(live_server_url):
     status, headers, _ = post_form(f"{live_server_url}/compile", {"source": PROGRAM})
     assert status == 302 and headers["Location"].startswith("/s/")
