@@ -130,6 +130,23 @@ def test_the_launcher_refuses_to_start_a_command_without_its_limits():
         assert done.returncode == 125 and done.stderr.startswith(("usage: ee-launch", "ee-launch:")), done
 
 
+def test_the_launcher_never_runs_out_of_its_own_memory_under_the_limit():
+    """Go's runtime in the launcher must not allocate once the address space is limited: it
+    did in about 1 start in 100 (fatal error: runtime: out of memory), which the run sandbox
+    then reported as the program's memory limit."""
+    launcher = str(spawn.launcher_path())
+    failed = []
+    for _ in range(400):
+        done = subprocess.run(
+            [launcher, "-cpu=5", "-as=50000000", "-fsize=1000000", "-nproc=1000", "--", "/usr/bin/true"],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            failed.append(done.stderr[:200])
+    assert not failed, f"{len(failed)} of 400 starts failed: {failed[0]}"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the process limit binds the sandbox user when we drop from root")
 def test_process_count_limit():
     result = sh(
