@@ -260,16 +260,7 @@ def finish(job: Job, fields: dict[str, Any]) -> bool:
         return stored
 
     stored = with_database_retries(write)
-    try:  # its place free again and the waiting web processes told, in one round trip
-        broker.call(
-            lambda c: (
-                admission.release_commands(c.pipeline(), job.member, job.client)
-                .publish(done_listener.channel(job.kind), job.target)
-                .execute()
-            )
-        )
-    except broker.BrokerDown:
-        pass  # the member expires (the reconciler's resync removes it sooner); a waiter's next look finds it done
+    notify(job)
     return bool(stored)
 
 
@@ -344,7 +335,6 @@ def lost(job: Job, why: str) -> str:
             outcome = "requeued"
     log.warning("job %s lost (%s): %s", job, why, outcome, extra={"job": job.target, "kind": job.kind})
     if outcome == "failed":
-        admission.release(job.member, job.client)
         notify(job)
     else:
         wake(retry_lane(job), job.go)
@@ -361,9 +351,18 @@ def lost_task(task_id: str, why: str) -> int:
 
 
 def notify(job: Job) -> None:
-    """Wake web processes waiting for this target (explorer/submissions.wait_for)."""
+    """The job ended: its place in the queue is free again (explorer/admission.py) and the
+    web processes waiting for its target are woken (explorer/submissions.wait_for), in one
+    Redis round trip. Best effort: the member expires (the reconciler's resync removes it
+    sooner) and a waiter's next look finds the target ended."""
     try:
-        broker.call(lambda c: c.publish(done_listener.channel(job.kind), job.target))
+        broker.call(
+            lambda c: (
+                admission.release_commands(c.pipeline(), job.member, job.client)
+                .publish(done_listener.channel(job.kind), job.target)
+                .execute()
+            )
+        )
     except broker.BrokerDown:
         pass
 
@@ -402,7 +401,6 @@ def _expire(job: Job, message: str) -> None:
             status=Status.FAILED, failure=Failure.EXPIRED, error=message, finished=timezone.now()
         )
         Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).delete()
-    admission.release(job.member, job.client)
     notify(job)
 
 

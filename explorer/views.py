@@ -303,9 +303,7 @@ def permalink(request: HttpRequest, compilation_id: str) -> HttpResponse:
     # than the rest of the view (a cached page 11 -> 6 ms).
     context = _page_context(form, comp, read_only=True, with_result=False)
     context["result_html"] = mark_safe(RESULT_MARKER)
-    head, marker, tail = render_to_string("playground.html", context, request).partition(RESULT_MARKER)
-    if not marker:  # the template did not place the result (never expected): render it whole
-        return render(request, "playground.html", _page_context(form, comp, read_only=True, page=page))
+    head, _, tail = render_to_string("playground.html", context, request).partition(RESULT_MARKER)
     return HttpResponse(head.encode("utf-8") + result_bytes(comp, page) + tail.encode("utf-8"))
 
 

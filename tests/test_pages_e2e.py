@@ -64,7 +64,7 @@ def test_the_permalink_page_is_the_page_with_the_cached_result_in_its_place(live
     result = compile_and_wait(live_server_url, {"source": source})
     url = f"{live_server_url}/s/{result['id']}"
     pages = [urllib.request.urlopen(url).read() for _ in range(2)]  # rendered, then cached
-    assert pages[0] == pages[1] or pages[0].count(b"moved to heap: x") == pages[1].count(b"moved to heap: x")
+    assert pages[0].count(b"moved to heap: x") == pages[1].count(b"moved to heap: x") >= 1  # rendered = cached
     page = pages[1].decode("utf-8")  # strict: the splice keeps the encoding whole
     assert page.lstrip().lower().startswith("<!doctype html>") and page.rstrip().endswith("</html>")
     assert "ee-result-" not in page  # the marker is replaced

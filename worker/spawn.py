@@ -71,16 +71,10 @@ def launcher_argv(limits: ProcessLimits) -> list[str]:
     return argv
 
 
-def popen(
-    argv: list[str], limits: ProcessLimits, *, use_launcher: bool | None = None, **popen_args
-) -> subprocess.Popen:
-    """``subprocess.Popen(argv, …)`` in a new session, within ``limits``.
-
-    ``use_launcher``: None, the launcher when it is built; False, the pre-exec hook (the
-    tests check that both apply the same limits)."""
-    path = launcher() if use_launcher is not False else None
-    if use_launcher and path is None:
-        raise RuntimeError(f"the launcher {launcher_path()} is not built")
+def popen(argv: list[str], limits: ProcessLimits, **popen_args) -> subprocess.Popen:
+    """``subprocess.Popen(argv, …)`` in a new session, within ``limits``: through the
+    launcher when it is built, else through the pre-exec hook."""
+    path = launcher()
     if path is not None:
         return subprocess.Popen([path, *launcher_argv(limits), "--", *argv], start_new_session=True, **popen_args)
     return subprocess.Popen(argv, preexec_fn=_apply_in_child(limits), **popen_args)
