@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,44 @@ def test_output_size_limit():
     result = sh("yes xxxxxxxxxxxxxxxxxxxx", limits=sandbox.Limits(output_bytes=100_000))
     assert result.output_truncated and result.limit == "output"
     assert len(result.stdout) <= 200_000
+
+
+def test_stdout_is_handed_over_while_the_command_runs():
+    """on_stdout (worker/streaming.py reads the compiler's output with it) gets whole lines
+    as they are written, before the end; the result still holds everything."""
+    pieces: list[tuple[float, bytes]] = []
+    started = time.perf_counter()
+    result = sh(
+        "echo one; sleep 0.4; echo two; sleep 0.3; printf 'three, no newline'",
+        on_stdout=lambda piece: pieces.append((time.perf_counter() - started, piece)),
+    )
+    ended = time.perf_counter() - started
+    assert result.returncode == 0 and result.stdout == "one\ntwo\nthree, no newline"
+    assert b"".join(p for _, p in pieces) == b"one\ntwo\n"  # whole lines only (the end is read after)
+    assert pieces[0][1] == b"one\n" and pieces[0][0] < ended - 0.6  # while it slept
+
+
+def test_a_failing_stdout_reader_does_not_end_the_run():
+    calls = []
+
+    def reader(piece: bytes) -> None:
+        calls.append(piece)
+        raise RuntimeError("a reader's bug")
+
+    result = sh("echo one; sleep 0.1; echo two", on_stdout=reader)
+    assert result.returncode == 0 and result.stdout == "one\ntwo\n"
+    assert calls == [b"one\n"]  # not called again
+
+
+def test_output_size_limit_while_stdout_is_read():
+    handed = []
+    result = sh(
+        "yes xxxxxxxxxxxxxxxxxxxx",
+        limits=sandbox.Limits(output_bytes=100_000),
+        on_stdout=lambda piece: handed.append(len(piece)),
+    )
+    assert result.output_truncated and result.limit == "output"
+    assert sum(handed) <= 100_000
 
 
 def test_file_size_limit():

@@ -200,33 +200,61 @@ def no_return(callee: str) -> bool:
     return bool(_NO_RETURN.match(callee))
 
 
+class JumpTableReader:
+    """function -> jump table -> target pcs, from the data symbols of a ``-S`` listing read
+    as it arrives: :meth:`feed` its lines in pieces, in order, then :meth:`finish`."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, list[int]]] = {}
+        self._current: list[tuple[str, int]] | None = None
+        self._name = ""
+
+    def feed(self, listing: Iterable[str]) -> None:
+        current, name = self._current, self._name
+        for line in listing:
+            if current is None and ".jump" not in line:
+                continue  # neither a jump table's symbol nor one of its lines
+            m = _JUMP_TABLE_SYMBOL.match(line)
+            if m:
+                name, current = m["name"], []
+                continue
+            if current is None:
+                continue
+            m = _JUMP_TABLE_REL.match(line)
+            if m:
+                current.append((m["function"], int(m["offset"])))
+                continue
+            if line.startswith("\t"):
+                continue  # the hex dump
+            self._close(current, name)
+            current = None
+        self._current, self._name = current, name
+
+    def _close(self, current: list[tuple[str, int]], name: str) -> None:
+        for function, offset in current:
+            self.tables.setdefault(function, {}).setdefault(name, []).append(offset)
+
+    def finish(self) -> dict[str, dict[str, list[int]]]:
+        if self._current is not None:
+            self._close(self._current, self._name)
+            self._current = None
+        return self.tables
+
+
 def jump_tables(listing: Iterable[str]) -> dict[str, dict[str, list[int]]]:
     """function -> jump table -> target pcs, from the data symbols of a ``-S`` listing."""
-    tables: dict[str, dict[str, list[int]]] = {}
-    current: list[tuple[str, int]] | None = None
-    name = ""
-    for line in listing:
-        if current is None and ".jump" not in line:
-            continue  # neither a jump table's symbol nor one of its lines
-        m = _JUMP_TABLE_SYMBOL.match(line)
-        if m:
-            name, current = m["name"], []
-            continue
-        if current is None:
-            continue
-        m = _JUMP_TABLE_REL.match(line)
-        if m:
-            current.append((m["function"], int(m["offset"])))
-            continue
-        if line.startswith("\t"):
-            continue  # the hex dump
-        for function, offset in current:
-            tables.setdefault(function, {}).setdefault(name, []).append(offset)
-        current = None
-    if current is not None:
-        for function, offset in current:
-            tables.setdefault(function, {}).setdefault(name, []).append(offset)
-    return tables
+    reader = JumpTableReader()
+    reader.feed(listing)
+    return reader.finish()
+
+
+class TablesPending(Exception):
+    """:func:`build` met an indirect jump while its function's jump tables are not read yet
+    (they are data symbols, printed after the last function)."""
+
+
+# For :func:`build` while the listing still arrives: the jump tables are not known yet.
+TABLES_PENDING: dict[str, list[int]] = {}
 
 
 @dataclass
@@ -260,6 +288,7 @@ def build(fn: Function, goarch: str, tables: dict[str, list[int]] | None = None)
     asm = fn.asm
     if not asm:
         raise CannotTell("no listing")
+    pending = tables is TABLES_PENDING
     tables = tables or {}
     first_at: dict[int, int] = {}
     for i, a in enumerate(asm):
@@ -280,6 +309,8 @@ def build(fn: Function, goarch: str, tables: dict[str, list[int]] | None = None)
             ends[i] = True
             falls[i] = flow.kind == "branch"
         elif flow.kind == "indirect":
+            if pending:
+                raise TablesPending(fn.name)
             targets[i] = [index_of(pc) for pc in _indirect_targets(fn, i, tables)]
             ends[i], falls[i] = True, False
         elif flow.kind == "exit" or (flow.kind == "call" and no_return(flow.callee)):

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import directives, line_directives, sandbox, toolchains
+from . import directives, line_directives, sandbox, streaming, toolchains
 from .analysis import Analysis, Diagnostic, SourceFile
 from .flags import BuildOptions, uses_m
 from .inputs import InvalidInput, compiled_files, find_imports, is_go_file, package_name
@@ -267,6 +267,7 @@ def compile_request(req: CompileRequest) -> Analysis:
         )
     marker = logopt_parse.new_marker()
     workdir = Path(tempfile.mkdtemp(prefix="ee-src-"))
+    stream = streaming.CompileStream(marker, workdir, req.goarch)  # read while it compiles
     try:
         write_sources(workdir, req.files)
         result = sandbox.run(
@@ -276,10 +277,11 @@ def compile_request(req: CompileRequest) -> Analysis:
             input_dir=workdir,
             cwd=str(workdir),
             limits=req.limits,
+            on_stdout=stream.feed_bytes,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    read_run(analysis, result, req.files, package_name(req.files), marker, workdir, req.limits)
+    read_run(analysis, result, req.files, package_name(req.files), marker, workdir, req.limits, stream)
     analysis.directives = directives.check(analysis, req.groups, package_name(req.files))
     analysis.timings.total_ms = (time.perf_counter() - started) * 1000
     return analysis
@@ -293,9 +295,10 @@ def read_run(
     marker: str,
     workdir: Path,
     limits: sandbox.Limits,
+    stream: streaming.CompileStream | None = None,
 ) -> None:
     """Fill ``analysis`` from one sandboxed compiler run under the runner (also used per
-    package of a module by worker/modules.py)."""
+    package of a module by worker/modules.py); ``stream``: what was read of it while it ran."""
     analysis.timings.compile_ms = result.wall_ms
     stdout, logs = logopt_parse.split_frames(_rewrite_paths(result.stdout, workdir), marker)
     output = stdout + _rewrite_paths(result.stderr, workdir)
@@ -309,17 +312,23 @@ def read_run(
         ]
         analysis.raw_output = output[-20000:]
     else:
-        parsed = parse_compiler_output(
-            output,
-            [f.name for f in files],
-            exit_code=result.returncode,
-            package=package,
-            logopt=logs,
+        user_files = [f.name for f in files]
+        streamed = stream and stream.finish(
+            output, user_files, exit_code=result.returncode, package=package, logopt=logs
         )
+        if streamed:
+            parsed = streamed.parsed
+        else:
+            parsed = parse_compiler_output(
+                output, user_files, exit_code=result.returncode, package=package, logopt=logs
+            )
         analysis.diagnostics = parsed.diagnostics
         analysis.functions = parsed.functions
         line_directives.annotate(analysis.diagnostics, files)
-        mark_loops(analysis)
+        if streamed:
+            mark_loops(analysis, streamed.loops, streamed.jump_tables)
+        else:
+            mark_loops(analysis)
         analysis.errors = parsed.errors
         if result.returncode != 0:
             analysis.status = "compile-error"

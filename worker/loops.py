@@ -176,16 +176,26 @@ def _any(values: list[bool | None]) -> bool | None:
 class LoopFacts:
     """In-loop facts of one analysis, by function and by source line."""
 
-    def __init__(self, analysis: Analysis) -> None:
+    def __init__(
+        self,
+        analysis: Analysis,
+        known: dict[int, FunctionLoops] | None = None,
+        tables: dict[str, dict[str, list[int]]] | None = None,
+    ) -> None:
+        """``known``: loops already found (by ``id`` of the function), as
+        worker/streaming.py finds them while the compiler runs; ``tables``: the listing's
+        jump tables when already read (else they are read off ``analysis.raw_output``)."""
         self.goarch = analysis.goarch
-        tables = cfg.jump_tables(analysis.raw_output.splitlines()) if analysis.raw_output else {}
+        if tables is None:
+            tables = cfg.jump_tables(analysis.raw_output.splitlines()) if analysis.raw_output else {}
+        known = known or {}
         self.lines: dict[tuple[str, int], list[tuple[FunctionLoops, int]]] = defaultdict(list)
         # (function, pc) -> the allocating call there
         self.calls: dict[tuple[str, int], tuple[FunctionLoops, int]] = {}
         for fn in analysis.functions:
             if not fn.asm:
                 continue
-            facts = function_loops(fn, analysis.goarch, tables.get(fn.name))
+            facts = known.get(id(fn)) or function_loops(fn, analysis.goarch, tables.get(fn.name))
             for i, a in enumerate(fn.asm):
                 if a.line and _is_work(a.text):
                     self.lines[(a.file, a.line)].append((facts, i))
@@ -219,9 +229,14 @@ class LoopFacts:
         return _any(self._line(d))
 
 
-def mark_loops(analysis: Analysis) -> None:
-    """Set ``details["in_loop"]`` (True, False or None) on every costly decision."""
-    facts = LoopFacts(analysis)
+def mark_loops(
+    analysis: Analysis,
+    known: dict[int, FunctionLoops] | None = None,
+    tables: dict[str, dict[str, list[int]]] | None = None,
+) -> None:
+    """Set ``details["in_loop"]`` (True, False or None) on every costly decision (``known``
+    and ``tables`` as :class:`LoopFacts` takes them)."""
+    facts = LoopFacts(analysis, known, tables)
     for d in analysis.diagnostics:
         if d.kind in PER_EXECUTION_KINDS:
             d.details["in_loop"] = facts.decide(d)

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -137,11 +138,14 @@ def run(
     limits: Limits = Limits(),
     stdin: bytes = b"",
     rw_dir: Path | None = None,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> SandboxResult:
     """Run ``command`` in a fresh sandbox and capture its output, within ``limits``.
 
     ``input_dir`` (files and subdirectories) is bound read-only; ``rw_dir``, a scratch
-    directory of this run alone (a module's compiled packages), writable."""
+    directory of this run alone (a module's compiled packages), writable. ``on_stdout``
+    is handed the stdout as it is written, in pieces, while the command runs
+    (:func:`collect_files`); the result holds all of it all the same."""
     paths = [Path(p) for p in ro_paths] + ([input_dir] if input_dir is not None else [])
     argv = build_argv(command, ro_paths=paths, cwd=cwd, rw_paths=[rw_dir] if rw_dir is not None else [])
     for key, value in (env or {}).items():
@@ -151,7 +155,8 @@ def run(
         argv += ["--seccomp", str(filter_fd)]
     argv += ["--", *command]
     try:
-        return _run(argv, input_dir, limits, stdin, pass_fds=() if filter_fd is None else (filter_fd,), rw_dir=rw_dir)
+        pass_fds = () if filter_fd is None else (filter_fd,)
+        return _run(argv, input_dir, limits, stdin, pass_fds=pass_fds, rw_dir=rw_dir, on_stdout=on_stdout)
     finally:
         if filter_fd is not None:
             os.close(filter_fd)
@@ -164,6 +169,7 @@ def _run(
     stdin: bytes,
     pass_fds: tuple[int, ...],
     rw_dir: Path | None = None,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> SandboxResult:
     drop = os.geteuid() == 0
     if drop and input_dir is not None:
@@ -192,7 +198,9 @@ def _run(
                 proc.stdin.close()
             except BrokenPipeError:
                 pass
-        out, err, limit = collect_files(proc, out_fd, err_fd, start + limits.wall_seconds, limits.output_bytes)
+        out, err, limit = collect_files(
+            proc, out_fd, err_fd, start + limits.wall_seconds, limits.output_bytes, on_stdout=on_stdout
+        )
     finally:
         os.close(out_fd)
         os.close(err_fd)
@@ -232,7 +240,12 @@ def _owned_by_nobody(top: Path) -> None:
 
 
 def collect_files(
-    proc: subprocess.Popen, out_fd: int, err_fd: int, deadline: float, output_bytes: int
+    proc: subprocess.Popen,
+    out_fd: int,
+    err_fd: int,
+    deadline: float,
+    output_bytes: int,
+    on_stdout: Callable[[bytes], None] | None = None,
 ) -> tuple[bytes, bytes, str]:
     """Wait for a sandbox writing its stdout and stderr to the files ``out_fd`` and
     ``err_fd`` until it ends or ``deadline`` (a ``time.perf_counter()`` value) passes or it
@@ -242,7 +255,11 @@ def collect_files(
     The sizes are looked at every few milliseconds (more often at first), so a flood can
     write past ``output_bytes`` until the next look, never past the file size limit
     (RLIMIT_FSIZE): an output past ``output_bytes`` is the output limit whatever signal
-    then ended the run."""
+    then ended the run.
+
+    ``on_stdout``: handed what stdout gained at each look (every 2 ms then), up to its
+    last newline, while the sandbox runs and the output is within ``output_bytes``; a
+    callback that raises is not called again."""
     try:
         pidfd = os.pidfd_open(proc.pid)
     except OSError:  # a kernel before 5.3: look every few milliseconds instead
@@ -252,7 +269,8 @@ def collect_files(
         poller = select.poll()
         if pidfd is not None:
             poller.register(pidfd, select.POLLIN)
-        interval = 0.005
+        interval = 0.002 if on_stdout else 0.005
+        handed = 0  # stdout bytes handed to on_stdout
         while True:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
@@ -265,10 +283,23 @@ def collect_files(
                 time.sleep(wait)
                 if proc.poll() is not None:
                     break
-            interval = min(interval * 2, 0.04)
-            if _size(out_fd) + _size(err_fd) > output_bytes:
+            written = _size(out_fd)
+            if written + _size(err_fd) > output_bytes:
                 limit = "output"
                 break
+            if on_stdout is not None:
+                if written > handed:
+                    piece = os.pread(out_fd, written - handed, handed)
+                    piece = piece[: piece.rfind(b"\n") + 1]
+                    if piece:
+                        handed += len(piece)
+                        try:
+                            on_stdout(piece)
+                        except Exception:
+                            on_stdout = None
+                            interval = 0.005
+            else:
+                interval = min(interval * 2, 0.04)
     finally:
         if pidfd is not None:
             os.close(pidfd)

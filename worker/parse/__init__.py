@@ -16,12 +16,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from worker.analysis import Diagnostic, Function
-from worker.parse.asm import is_asm_line, parse_asm, runtime_callee
-from worker.parse.diagnostics import POSITION_RE, classify, diagnostic_lines, parse_diagnostics
+from worker.parse.asm import AsmReader, is_asm_line, runtime_callee
+from worker.parse.diagnostics import POSITION_RE, DiagnosticReader, classify, diagnostic_lines
 from worker.parse.link import attribute, heap_alloc_diagnostics
 from worker.parse.logopt import LogoptFile, logopt_diagnostics
 
-__all__ = ["ParsedOutput", "diagnostic_lines", "parse_compiler_output", "split_output"]
+__all__ = ["OutputReader", "ParsedOutput", "diagnostic_lines", "is_diagnostic", "parse_compiler_output", "split_output"]
 
 
 @dataclass
@@ -32,21 +32,82 @@ class ParsedOutput:
     unparsed: list[str] = field(default_factory=list)  # lines neither diagnostics nor assembly
 
 
-def split_output(text: str) -> tuple[list[str], list[str]]:
-    """(diagnostic lines, assembly lines) of the stream, each in output order.
+def is_diagnostic(line: str) -> bool:
+    """Whether a line of the stream is a diagnostic rather than the assembly listing's or
+    the pctab dump's. A line with a position prefix is a diagnostic even if it could also
+    pass for a symbol header; the assembly's own lines are recognised by their shapes."""
+    # A position never starts with a blank (POSITION_RE): such lines need only the one test.
+    return (line[:1] not in ("\t", " ") and POSITION_RE.match(line) is not None) or not is_asm_line(line)
 
-    A line with a position prefix is a diagnostic even if it could also pass for a
-    symbol header; the assembly's own lines are recognised by their shapes.
-    """
+
+def split_output(text: str) -> tuple[list[str], list[str]]:
+    """(diagnostic lines, assembly lines) of the stream, each in output order."""
     diagnostic: list[str] = []
     assembly: list[str] = []
     for line in text.splitlines():
-        # A position never starts with a blank (POSITION_RE): such lines need only the one test.
-        if (line[:1] not in ("\t", " ") and POSITION_RE.match(line)) or not is_asm_line(line):
-            diagnostic.append(line)
-        else:
-            assembly.append(line)
+        (diagnostic if is_diagnostic(line) else assembly).append(line)
     return diagnostic, assembly
+
+
+class OutputReader:
+    """:func:`parse_compiler_output` of a stream read as it arrives: :meth:`feed` it whole
+    lines in pieces, in order, while the compiler still prints, then :meth:`finish` with
+    the rest. The decisions are read as if the compile succeeded; when it turns out to have
+    failed they are read again (a failed compile prints little)."""
+
+    def __init__(self) -> None:
+        self.diagnostic_lines: list[str] = []
+        self.asm = AsmReader()
+        self._diagnostics = DiagnosticReader(failed=False)
+        self._notes = CompileNoteOrder()
+
+    def feed(self, text: str) -> list[str]:
+        """Read ``text``, whole lines (or the stream's last piece); returns its lines."""
+        lines = text.splitlines()
+        diagnostic: list[str] = []
+        assembly: list[str] = []
+        for line in lines:
+            (diagnostic if is_diagnostic(line) else assembly).append(line)
+        self.diagnostic_lines += diagnostic
+        self._diagnostics.feed(diagnostic)
+        self.asm.feed(assembly)
+        self._notes.feed(lines)
+        return lines
+
+    def finish(
+        self,
+        rest: str,
+        user_files: list[str],
+        *,
+        exit_code: int | None = None,
+        package: str = "main",
+        logopt: list[LogoptFile] | None = None,
+    ) -> ParsedOutput:
+        """Read ``rest``, the stream's end, and return the whole parse (arguments as
+        :func:`parse_compiler_output`'s)."""
+        self.feed(rest)
+        functions = self.asm.finish()
+        parsed = self._diagnostics.finish()
+        if exit_code is not None:
+            failed = exit_code != 0
+        else:
+            failed = not functions and any(
+                d.kind == "error" or (d.kind == "other" and not d.details.get("note")) for d in parsed.diagnostics
+            )
+        if failed:
+            again = DiagnosticReader(failed=True)
+            again.feed(self.diagnostic_lines)
+            parsed = again.finish()
+        copies = logopt_diagnostics(logopt or [])
+        # After the text's diagnostics: every "inlining call" line counts for the copies.
+        attribute(parsed.diagnostics + copies, functions, package)
+        self._notes.attribute(parsed.diagnostics, functions)
+        diagnostics = parsed.diagnostics + heap_alloc_diagnostics(functions) + copies
+        for d in diagnostics:
+            d.details.setdefault("user_file", d.file in user_files)
+        return ParsedOutput(
+            diagnostics=diagnostics, functions=functions, errors=parsed.errors, unparsed=parsed.unparsed
+        )
 
 
 def parse_compiler_output(
@@ -64,18 +125,7 @@ def parse_compiler_output(
     no functions and some unrecognised positioned line is taken as failed.
     ``logopt``: the run's optimization log files (``logopt.split_frames``), if any.
     """
-    diagnostic_text, assembly_text = split_output(text)
-    functions = parse_asm(assembly_text)
-    failed = exit_code != 0 if exit_code is not None else not functions and _has_unknown_line(diagnostic_text)
-    parsed = parse_diagnostics(diagnostic_text, failed=failed)
-    copies = logopt_diagnostics(logopt or [])
-    # After the text's diagnostics: every "inlining call" line counts for the copies.
-    attribute(parsed.diagnostics + copies, functions, package)
-    _attribute_compile_notes(text, parsed.diagnostics, functions)
-    diagnostics = parsed.diagnostics + heap_alloc_diagnostics(functions) + copies
-    for d in diagnostics:
-        d.details.setdefault("user_file", d.file in user_files)
-    return ParsedOutput(diagnostics=diagnostics, functions=functions, errors=parsed.errors, unparsed=parsed.unparsed)
+    return OutputReader().finish(text, user_files, exit_code=exit_code, package=package, logopt=logopt)
 
 
 # What the backend prints while it compiles one function (-d=wb, -d=ssa/check_bce, -d=nil).
@@ -88,9 +138,10 @@ _PCTAB_RE = re.compile(r"^funcpctab (?P<name>.+) \[valfunc=pctoinline\]$")
 _WALK_BARRIER_CALLS = frozenset({"runtime.typedslicecopy", "runtime.memclrHasPointers"})
 
 
-def _attribute_compile_notes(text: str, diagnostics: list[Diagnostic], functions: list[Function]) -> None:
+class CompileNoteOrder:
     """The function of each write barrier, bounds check and nil check: the one being compiled
-    when it was printed, not the one whose lines contain it.
+    when it was printed, not the one whose lines contain it. :meth:`feed` every line of the
+    stream in order, then :meth:`attribute`.
 
     Positions cannot tell apart functions that share lines: the instantiations of a generic
     function, a closure and the wrapper of its ``go`` statement, the copies of an inlined
@@ -103,40 +154,42 @@ def _attribute_compile_notes(text: str, diagnostics: list[Diagnostic], functions
     memclrHasPointers there. Without ``-m`` the warnings are buffered and printed, sorted,
     after the last dump: then, as without a dump, positions stay.
     """
-    names: list[str] = []
-    pending = 0
-    for line in text.splitlines():
-        if line.startswith("funcpctab "):
-            m = _PCTAB_RE.match(line)
-            if m:
-                names += [m["name"]] * pending
-                pending = 0
-            continue
-        if not line.endswith(_COMPILE_NOTE_ENDS) or line[:1] in ("\t", " "):
-            continue  # not a note (their messages are whole lines), or never a position
-        m = POSITION_RE.match(line)
-        if m and m["msg"] is not None and (known := classify(m["msg"])) and known[0] in _COMPILE_NOTES:
-            pending += 1
-    notes = [d for d in diagnostics if d.kind in _COMPILE_NOTES and d.line]
-    if pending or not names or len(names) != len(notes):
-        return
-    code: dict[str, set[tuple[str, int]]] = defaultdict(set)
-    walk_sites: dict[tuple[str, int], set[str]] = defaultdict(set)
-    for fn in functions:
-        code[fn.name].update((a.file, a.line) for a in fn.asm)
-        for a in fn.asm:
-            if "runtime." in a.text and runtime_callee(a.text) in _WALK_BARRIER_CALLS:
-                walk_sites[(a.file, a.line)].add(fn.name)
-    for d, name in zip(notes, names, strict=True):
-        here = (d.file, d.line)
-        sites = walk_sites.get(here, set()) if d.kind == "write-barrier" and here not in code[name] else set()
-        if len(sites) > 1:
-            continue  # a walk note of one of several functions: the position's guess stays
-        d.function = next(iter(sites)) if sites else name
 
+    def __init__(self) -> None:
+        self.names: list[str] = []  # the function compiled when each note was printed
+        self.pending = 0  # notes printed since the last dump
 
-def _has_unknown_line(lines: list[str]) -> bool:
-    return any(
-        d.kind == "error" or (d.kind == "other" and not d.details.get("note"))
-        for d in parse_diagnostics(lines).diagnostics
-    )
+    def feed(self, lines: list[str]) -> None:
+        names, pending = self.names, self.pending
+        for line in lines:
+            if line.startswith("funcpctab "):
+                m = _PCTAB_RE.match(line)
+                if m:
+                    names += [m["name"]] * pending
+                    pending = 0
+                continue
+            if not line.endswith(_COMPILE_NOTE_ENDS) or line[:1] in ("\t", " "):
+                continue  # not a note (their messages are whole lines), or never a position
+            m = POSITION_RE.match(line)
+            if m and m["msg"] is not None and (known := classify(m["msg"])) and known[0] in _COMPILE_NOTES:
+                pending += 1
+        self.pending = pending
+
+    def attribute(self, diagnostics: list[Diagnostic], functions: list[Function]) -> None:
+        names, pending = self.names, self.pending
+        notes = [d for d in diagnostics if d.kind in _COMPILE_NOTES and d.line]
+        if pending or not names or len(names) != len(notes):
+            return
+        code: dict[str, set[tuple[str, int]]] = defaultdict(set)
+        walk_sites: dict[tuple[str, int], set[str]] = defaultdict(set)
+        for fn in functions:
+            code[fn.name].update((a.file, a.line) for a in fn.asm)
+            for a in fn.asm:
+                if "runtime." in a.text and runtime_callee(a.text) in _WALK_BARRIER_CALLS:
+                    walk_sites[(a.file, a.line)].add(fn.name)
+        for d, name in zip(notes, names, strict=True):
+            here = (d.file, d.line)
+            sites = walk_sites.get(here, set()) if d.kind == "write-barrier" and here not in code[name] else set()
+            if len(sites) > 1:
+                continue  # a walk note of one of several functions: the position's guess stays
+            d.function = next(iter(sites)) if sites else name

@@ -204,33 +204,46 @@ class InlineTable:
         return out
 
 
+class InlineTableReader:
+    """The ``-d=pctab=pctoinline`` dump, by function name, read as it arrives: :meth:`feed`
+    the listing's lines in pieces, in order; ``tables`` holds what was read so far."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, InlineTable] = {}
+        self._current: InlineTable | None = None
+
+    def feed(self, lines: Iterable[str]) -> None:
+        tables, current = self.tables, self._current
+        for line in lines:
+            if line[:1] == "\t":
+                continue  # the -S listing's instructions, dumps and relocations
+            m = _PCTAB_START_RE.match(line)
+            if m:
+                current = tables.setdefault(m["name"], InlineTable()) if m["table"] == "pctoinline" else None
+                continue
+            m = _INLTREE_START_RE.match(line)
+            if m:
+                current = tables.setdefault(m["name"], InlineTable())
+                current.tree = []
+                continue
+            if current is None:
+                continue
+            m = _PCTAB_ROW_RE.match(line)
+            if m:
+                if m["val"].strip():
+                    current.changes.append((int(m["pc"], 16), int(m["val"])))
+                continue
+            m = _INLTREE_NODE_RE.match(line)
+            if m:
+                current.tree.append(InlineCall(m["func"], int(m["parent"]), m["pos"]))
+        self._current = current
+
+
 def parse_inline_tables(lines: Iterable[str]) -> dict[str, InlineTable]:
     """The ``-d=pctab=pctoinline`` dump, by function name."""
-    tables: dict[str, InlineTable] = {}
-    current: InlineTable | None = None
-    for line in lines:
-        if line[:1] == "\t":
-            continue  # the -S listing's instructions, dumps and relocations
-        m = _PCTAB_START_RE.match(line)
-        if m:
-            current = tables.setdefault(m["name"], InlineTable()) if m["table"] == "pctoinline" else None
-            continue
-        m = _INLTREE_START_RE.match(line)
-        if m:
-            current = tables.setdefault(m["name"], InlineTable())
-            current.tree = []
-            continue
-        if current is None:
-            continue
-        m = _PCTAB_ROW_RE.match(line)
-        if m:
-            if m["val"].strip():
-                current.changes.append((int(m["pc"], 16), int(m["val"])))
-            continue
-        m = _INLTREE_NODE_RE.match(line)
-        if m:
-            current.tree.append(InlineCall(m["func"], int(m["parent"]), m["pos"]))
-    return tables
+    reader = InlineTableReader()
+    reader.feed(lines)
+    return reader.tables
 
 
 def _hex_attr(attrs: str, key: str) -> int:
@@ -238,58 +251,83 @@ def _hex_attr(attrs: str, key: str) -> int:
     return int(m[1], 0) if m else 0
 
 
+class AsmReader:
+    """The text functions (STEXT symbols) of a listing read as it arrives (the compiler
+    prints each function when it has compiled it): :meth:`feed` the assembly lines in
+    pieces, in order, then :meth:`finish` once. :func:`parse_asm` is the whole listing at once."""
+
+    def __init__(self) -> None:
+        self.functions: list[Function] = []
+        self._current: Function | None = None
+        self._positions: dict[str, tuple[str, int]] = {}  # the listing repeats a few positions many times
+        self._tables = InlineTableReader()
+
+    @property
+    def complete(self) -> int:
+        """How many of ``functions`` (the first ones) will get no more instructions."""
+        return len(self.functions) - (self._current is not None)
+
+    def feed(self, lines: Iterable[str]) -> None:
+        lines = list(lines)
+        self._tables.feed(lines)
+        functions, current, positions = self.functions, self._current, self._positions
+        instruction = _INSTRUCTION_RE.match
+        for line in lines:
+            # Symbol headers start with the symbol's name; instructions, dumps and tables with blanks.
+            if line[:1] not in ("\t", " "):
+                m = _SYMBOL_RE.match(line)
+                if m:
+                    current = None
+                    if m["type"] == "STEXT":
+                        attrs = m["attrs"]
+                        current = Function(
+                            name=m["name"],
+                            frame_size=_hex_attr(attrs, "locals"),
+                            args_size=_hex_attr(attrs, "args"),
+                            size=int(m["size"]),
+                        )
+                        functions.append(current)
+                continue
+            if current is None or not line.startswith("\t0x"):
+                continue
+            m = instruction(line)
+            if not m:
+                continue  # hex dump, rel lines, pctab dump
+            pc, pos, text = m.group("pc", "pos", "text")
+            where = positions.get(pos)
+            if where is None:
+                where = positions[pos] = split_position(pos)
+            if not current.asm and _TEXT_RE.match(text):
+                current.file, current.line = where
+            runtime_call = "runtime." in text  # the two tests below ask nothing else of most lines
+            current.asm.append(
+                AsmLine(
+                    pc=int(pc, 16),
+                    file=where[0],
+                    line=where[1],
+                    text=text,
+                    heap_alloc=runtime_call and is_heap_alloc_call(text),
+                    write_barrier=runtime_call and is_write_barrier(text),
+                )
+            )
+        self._current = current
+
+    def finish(self) -> list[Function]:
+        """The functions, each instruction named with the inlined call it came from."""
+        tables = self._tables.tables
+        for fn in self.functions:
+            table = tables.get(fn.name)
+            if table is None or not fn.asm:
+                continue
+            for asm, chain in zip(fn.asm, table.chains([a.pc for a in fn.asm]), strict=True):
+                if chain:
+                    asm.inlined_from = chain[-1]
+                    asm.inline_chain = chain
+        return self.functions
+
+
 def parse_asm(lines: Iterable[str]) -> list[Function]:
     """The text functions (STEXT symbols) of the listing, with inlining attribution."""
-    lines = list(lines)
-    tables = parse_inline_tables(lines)
-    functions: list[Function] = []
-    current: Function | None = None
-    positions: dict[str, tuple[str, int]] = {}  # the listing repeats a few positions many times
-    instruction = _INSTRUCTION_RE.match
-    for line in lines:
-        # Symbol headers start with the symbol's name; instructions, dumps and tables with blanks.
-        if line[:1] not in ("\t", " "):
-            m = _SYMBOL_RE.match(line)
-            if m:
-                current = None
-                if m["type"] == "STEXT":
-                    attrs = m["attrs"]
-                    current = Function(
-                        name=m["name"],
-                        frame_size=_hex_attr(attrs, "locals"),
-                        args_size=_hex_attr(attrs, "args"),
-                        size=int(m["size"]),
-                    )
-                    functions.append(current)
-            continue
-        if current is None or not line.startswith("\t0x"):
-            continue
-        m = instruction(line)
-        if not m:
-            continue  # hex dump, rel lines, pctab dump
-        pc, pos, text = m.group("pc", "pos", "text")
-        where = positions.get(pos)
-        if where is None:
-            where = positions[pos] = split_position(pos)
-        if not current.asm and _TEXT_RE.match(text):
-            current.file, current.line = where
-        runtime_call = "runtime." in text  # the two tests below ask nothing else of most lines
-        current.asm.append(
-            AsmLine(
-                pc=int(pc, 16),
-                file=where[0],
-                line=where[1],
-                text=text,
-                heap_alloc=runtime_call and is_heap_alloc_call(text),
-                write_barrier=runtime_call and is_write_barrier(text),
-            )
-        )
-    for fn in functions:
-        table = tables.get(fn.name)
-        if table is None or not fn.asm:
-            continue
-        for asm, chain in zip(fn.asm, table.chains([a.pc for a in fn.asm]), strict=True):
-            if chain:
-                asm.inlined_from = chain[-1]
-                asm.inline_chain = chain
-    return functions
+    reader = AsmReader()
+    reader.feed(lines)
+    return reader.finish()

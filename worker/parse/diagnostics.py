@@ -329,78 +329,97 @@ def _attach(headers: list[_Header], decisions: list[Diagnostic]) -> set[int]:
     return merged
 
 
+class DiagnosticReader:
+    """The non-assembly lines of one compile run, read as they arrive: :meth:`feed` them in
+    pieces, in order, then :meth:`finish` once. :func:`parse_diagnostics` reads them at once.
+
+    ``failed``: the compile failed, so positioned lines no rule recognises are errors.
+    """
+
+    def __init__(self, failed: bool = False) -> None:
+        self.failed = failed
+        self._result = DiagnosticParse()
+        self._ordered: list[Diagnostic] = []
+        self._headers: list[_Header] = []
+        self._last: Diagnostic | None = None  # receives flow lines and error continuation lines
+
+    def feed(self, lines: Iterable[str]) -> None:
+        failed, result, ordered, headers, last = self.failed, self._result, self._ordered, self._headers, self._last
+        for raw in lines:
+            line = raw.rstrip("\n")
+            if not line.strip():
+                continue
+            m = POSITION_RE.match(line)
+            if m is None:
+                known = None if failed or line[:1].isspace() else classify(line)
+                if known:
+                    # A decision about a variable the compiler made up, printed without a
+                    # position: 1.23+ range-over-func ("f capturing by ref: #next (…)").
+                    kind, details = known
+                    d = Diagnostic(file="", line=0, column=0, kind=kind, message=line, details=details)
+                    ordered.append(d)
+                    last = d
+                elif line.startswith("\t") and last is not None and last.kind in ("error", "other"):
+                    last.message += "\n" + line  # e.g. "\thave ()" / "\twant (int)" under an error
+                else:
+                    result.unparsed.append(line)
+                    if failed:
+                        result.errors.append(line)
+                continue
+            file, lineno, col = _position(m)
+            if m["traced"] is not None:  # -m=3 trace: kept verbatim as "other"
+                d = Diagnostic(
+                    file=file,
+                    line=lineno,
+                    column=col,
+                    kind="other",
+                    message=m["traced"],
+                    details={"subject": "", "note": "escape-trace", "tight": True},
+                )
+                ordered.append(d)
+                last = d
+                continue
+            msg = m["msg"]
+            flow = _FLOW_RE.match(msg)
+            if flow and last is not None and (last.file, last.line, last.column) == (file, lineno, col):
+                last.flow.append(_flow_step(file, lineno, col, flow["indent"], flow["text"]))
+                continue
+            header = _header(msg)
+            if header:
+                subject, kinds, details = header
+                d = Diagnostic(file=file, line=lineno, column=col, kind="escape-flow", message=msg, details=details)
+                headers.append(_Header(d, subject, kinds))
+            else:
+                known = classify(msg)
+                if known:
+                    kind, details = known
+                elif failed or _ERROR_RE.match(msg):
+                    kind, details = "error", {"subject": ""}
+                else:
+                    kind, details = "other", {"subject": ""}
+                d = Diagnostic(file=file, line=lineno, column=col, kind=kind, message=msg, details=details)
+            ordered.append(d)
+            last = d
+        self._last = last
+
+    def finish(self) -> DiagnosticParse:
+        result, ordered = self._result, self._ordered
+        merged = _attach(self._headers, [d for d in ordered if d.kind != "escape-flow"])
+        result.diagnostics = [d for d in ordered if id(d) not in merged]
+        result.errors = [
+            f"{format_position(d.file, d.line, d.column)}: {d.message}" for d in result.diagnostics if d.kind == "error"
+        ] + result.errors
+        return result
+
+
 def parse_diagnostics(lines: Iterable[str], failed: bool = False) -> DiagnosticParse:
     """Parse the non-assembly lines of one compile run.
 
     ``failed``: the compile failed, so positioned lines no rule recognises are errors.
     """
-    result = DiagnosticParse()
-    ordered: list[Diagnostic] = []
-    headers: list[_Header] = []
-    last: Diagnostic | None = None  # receives flow lines and error continuation lines
-
-    for raw in lines:
-        line = raw.rstrip("\n")
-        if not line.strip():
-            continue
-        m = POSITION_RE.match(line)
-        if m is None:
-            known = None if failed or line[:1].isspace() else classify(line)
-            if known:
-                # A decision about a variable the compiler made up, printed without a
-                # position: 1.23+ range-over-func ("f capturing by ref: #next (…)").
-                kind, details = known
-                d = Diagnostic(file="", line=0, column=0, kind=kind, message=line, details=details)
-                ordered.append(d)
-                last = d
-            elif line.startswith("\t") and last is not None and last.kind in ("error", "other"):
-                last.message += "\n" + line  # e.g. "\thave ()" / "\twant (int)" under an error
-            else:
-                result.unparsed.append(line)
-                if failed:
-                    result.errors.append(line)
-            continue
-        file, lineno, col = _position(m)
-        if m["traced"] is not None:  # -m=3 trace: kept verbatim as "other"
-            d = Diagnostic(
-                file=file,
-                line=lineno,
-                column=col,
-                kind="other",
-                message=m["traced"],
-                details={"subject": "", "note": "escape-trace", "tight": True},
-            )
-            ordered.append(d)
-            last = d
-            continue
-        msg = m["msg"]
-        flow = _FLOW_RE.match(msg)
-        if flow and last is not None and (last.file, last.line, last.column) == (file, lineno, col):
-            last.flow.append(_flow_step(file, lineno, col, flow["indent"], flow["text"]))
-            continue
-        header = _header(msg)
-        if header:
-            subject, kinds, details = header
-            d = Diagnostic(file=file, line=lineno, column=col, kind="escape-flow", message=msg, details=details)
-            headers.append(_Header(d, subject, kinds))
-        else:
-            known = classify(msg)
-            if known:
-                kind, details = known
-            elif failed or _ERROR_RE.match(msg):
-                kind, details = "error", {"subject": ""}
-            else:
-                kind, details = "other", {"subject": ""}
-            d = Diagnostic(file=file, line=lineno, column=col, kind=kind, message=msg, details=details)
-        ordered.append(d)
-        last = d
-
-    merged = _attach(headers, [d for d in ordered if d.kind != "escape-flow"])
-    result.diagnostics = [d for d in ordered if id(d) not in merged]
-    result.errors = [
-        f"{format_position(d.file, d.line, d.column)}: {d.message}" for d in result.diagnostics if d.kind == "error"
-    ] + result.errors
-    return result
+    reader = DiagnosticReader(failed)
+    reader.feed(lines)
+    return reader.finish()
 
 
 def diagnostic_lines(d: Diagnostic) -> list[str]:
