@@ -153,6 +153,15 @@ def test_a_real_compile_read_while_it_runs_equals_it_read_whole(name: str) -> No
         small.feed_bytes(data[start : start + 997])
     assert analysis_of(result, req.files, marker, workdir, small) == whole
     assert not small.read_whole
+    # In two pieces, the listing (printed after the last function) in the second: every
+    # function's instructions are taken from its pctab dump, read in the first.
+    two = streaming.CompileStream(marker, workdir, req.goarch)
+    listing = data.rfind(b"\n", 0, data.find(b" STEXT ")) + 1
+    two.feed_bytes(data[:listing])
+    two.feed_bytes(data[listing:])
+    assert analysis_of(result, req.files, marker, workdir, two) == whole
+    if name != "broken":
+        assert two.listings_read_early == len([f for f in whole["functions"] if f["asm"]])
     if name == "broken":
         assert streamed["status"] == "compile-error"
         assert any("undefined: y" in e for e in streamed["errors"])

@@ -18,6 +18,7 @@ when it is not (or reading a piece failed) the output is read again whole.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +48,14 @@ class CompileStream:
         self.goarch = goarch
         self._frame_start = f"{FRAME_PREFIX} {marker} begin "
         self._workdir = f"{workdir}/"
-        self._reader = OutputReader()
+        self._reader = OutputReader(prepare=True)
         self._tables = cfg.JumpTableReader()
         self._pieces: list[str] = []  # what was read, as text
         self._pending = b""  # bytes after the last newline, not yet read
         self._looked = 0  # functions whose loops were looked for
+        self._looked_prepared = 0
+        # by id of a function read off its dump: its loops, and how many instructions it had then
+        self._loops_prepared: dict[int, tuple[FunctionLoops | None, int]] = {}
         self._loops: dict[int, FunctionLoops] = {}
         self._open = True  # False: the runner's frames began, or reading failed
         self._failed = False
@@ -87,15 +91,39 @@ class CompileStream:
         self.read_chars += len(text)
 
     def _find_loops(self) -> None:
-        functions, complete = self._reader.asm.functions, self._reader.asm.complete
+        asm = self._reader.asm
+        # The functions read off their pctab dumps: their loops while the compiler runs on.
+        while self._looked_prepared < len(asm.prepared):
+            fn = asm.prepared[self._looked_prepared]
+            self._looked_prepared += 1
+            self._loops_prepared[id(fn)] = (self._loops_of(fn), len(fn.asm))
+        functions, complete = asm.functions, asm.complete
         while self._looked < complete:
             fn = functions[self._looked]
             self._looked += 1
-            if fn.asm:
-                try:
-                    self._loops[id(fn)] = function_loops(fn, self.goarch, cfg.TABLES_PENDING)
-                except cfg.TablesPending:
-                    pass  # a switch's jump table: found at the end, when the tables are read
+            if not fn.asm:
+                continue
+            read = asm.adopted.get(id(fn))
+            found = None
+            if read is None:
+                found = self._loops_of(fn)
+            elif read.asm is fn.asm:
+                found, length = self._loops_prepared.get(id(read), (None, -1))
+                if length != len(fn.asm):  # the listing had more than the dump: look again
+                    found = self._loops_of(fn)
+            if found is not None:
+                self._loops[id(fn)] = dataclasses.replace(found, fn=fn)
+
+    def _loops_of(self, fn) -> FunctionLoops | None:
+        try:
+            return function_loops(fn, self.goarch, cfg.TABLES_PENDING)
+        except cfg.TablesPending:
+            return None  # a switch's jump table: found at the end, when the tables are read
+
+    @property
+    def listings_read_early(self) -> int:
+        """How many functions' instructions were read off their pctab dumps, not the listing."""
+        return len(self._reader.asm.adopted)
 
     def finish(
         self,

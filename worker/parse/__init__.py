@@ -16,7 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from worker.analysis import Diagnostic, Function
-from worker.parse.asm import AsmReader, is_asm_line, runtime_callee
+from worker.parse.asm import _SYMBOL_RE as SYMBOL_RE
+from worker.parse.asm import AsmReader, PreparedListing, is_asm_line, runtime_callee
 from worker.parse.diagnostics import POSITION_RE, DiagnosticReader, classify, diagnostic_lines
 from worker.parse.link import attribute, heap_alloc_diagnostics
 from worker.parse.logopt import LogoptFile, logopt_diagnostics
@@ -55,22 +56,49 @@ class OutputReader:
     the rest. The decisions are read as if the compile succeeded; when it turns out to have
     failed they are read again (a failed compile prints little)."""
 
-    def __init__(self) -> None:
+    def __init__(self, prepare: bool = False) -> None:
+        """``prepare``: the output arrives in pieces; read each function's instructions off
+        its pctab dump as soon as it ends, and take them instead of reading its listing
+        again when the listing's lines are the same (:class:`worker.parse.asm.AsmReader`)."""
         self.diagnostic_lines: list[str] = []
-        self.asm = AsmReader()
+        self.asm = AsmReader(prepare)
         self._diagnostics = DiagnosticReader(failed=False)
         self._notes = CompileNoteOrder()
 
     def feed(self, text: str) -> list[str]:
-        """Read ``text``, whole lines (or the stream's last piece); returns its lines."""
+        """Read ``text``, whole lines (or the stream's last piece); returns its lines but
+        those of listings taken as prepared (no other reader looks at instructions)."""
         lines = text.splitlines()
         diagnostic: list[str] = []
         assembly: list[str] = []
-        for line in lines:
-            (diagnostic if is_diagnostic(line) else assembly).append(line)
+        taken: list[tuple[int, int]] = []  # line ranges of listings taken as prepared
+        asm = self.asm
+        i, n = 0, len(lines)
+        while i < n:
+            line = lines[i]
+            i += 1
+            if is_diagnostic(line):
+                diagnostic.append(line)
+                continue
+            assembly.append(line)
+            if asm.prepared and " STEXT " in line:
+                m = SYMBOL_RE.match(line)
+                prepared = m and m["type"] == "STEXT" and asm.prepared_listing(m["name"])
+                if prepared and lines[i : i + len(prepared[0])] == prepared[0]:
+                    listing = PreparedListing()
+                    listing.function = prepared[1]
+                    assembly.append(listing)
+                    taken.append((i, i + len(prepared[0])))
+                    i += len(prepared[0])
         self.diagnostic_lines += diagnostic
         self._diagnostics.feed(diagnostic)
-        self.asm.feed(assembly)
+        asm.feed(assembly)
+        if taken:
+            kept, at = [], 0
+            for start, end in taken:
+                kept += lines[at:start]
+                at = end
+            lines = kept + lines[at:]
         self._notes.feed(lines)
         return lines
 

@@ -167,6 +167,10 @@ class InlineTable:
 
     changes: list[tuple[int, int]] = field(default_factory=list)  # (pc, index) in output order
     tree: list[InlineCall] = field(default_factory=list)
+    # Each row's instruction as the -S=2 listing prints it ("\t0x001a 00026 (main.go:22)\tMOVQ…"):
+    # the dump lists the function's instructions long before the listing, printed last.
+    listing: list[str] = field(default_factory=list)
+    done: bool = False  # its dump ended
 
     def index_at(self, pc: int) -> int:
         """The value in effect at ``pc``: the last change at or before it (-1 if none)."""
@@ -208,35 +212,48 @@ class InlineTableReader:
     """The ``-d=pctab=pctoinline`` dump, by function name, read as it arrives: :meth:`feed`
     the listing's lines in pieces, in order; ``tables`` holds what was read so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, listings: bool = False) -> None:
+        """``listings``: keep each row's instruction (``InlineTable.listing``)."""
         self.tables: dict[str, InlineTable] = {}
+        self.listings = listings
+        self.done: list[str] = []  # functions whose pctoinline dump ended, in order
         self._current: InlineTable | None = None
+        self._name = ""
 
     def feed(self, lines: Iterable[str]) -> None:
-        tables, current = self.tables, self._current
+        tables, current, name, done, listings = self.tables, self._current, self._name, self.done, self.listings
         for line in lines:
             if line[:1] == "\t":
                 continue  # the -S listing's instructions, dumps and relocations
             m = _PCTAB_START_RE.match(line)
             if m:
-                current = tables.setdefault(m["name"], InlineTable()) if m["table"] == "pctoinline" else None
+                name = m["name"]
+                current = tables.setdefault(name, InlineTable()) if m["table"] == "pctoinline" else None
                 continue
             m = _INLTREE_START_RE.match(line)
             if m:
-                current = tables.setdefault(m["name"], InlineTable())
+                name = m["name"]
+                current = tables.setdefault(name, InlineTable())
                 current.tree = []
                 continue
             if current is None:
                 continue
             m = _PCTAB_ROW_RE.match(line)
             if m:
+                pc = int(m["pc"], 16)
                 if m["val"].strip():
-                    current.changes.append((int(m["pc"], 16), int(m["val"])))
+                    current.changes.append((pc, int(m["val"])))
+                if listings:
+                    current.listing.append(f"\t0x{pc:04x} {line[m.end('val') + 1 :]}")
+                continue
+            if listings and line.endswith(" done") and _PCTAB_DONE_RE.match(line) and not current.done:
+                current.done = True
+                done.append(name)
                 continue
             m = _INLTREE_NODE_RE.match(line)
             if m:
                 current.tree.append(InlineCall(m["func"], int(m["parent"]), m["pos"]))
-        self._current = current
+        self._current, self._name = current, name
 
 
 def parse_inline_tables(lines: Iterable[str]) -> dict[str, InlineTable]:
@@ -251,27 +268,45 @@ def _hex_attr(attrs: str, key: str) -> int:
     return int(m[1], 0) if m else 0
 
 
-class AsmReader:
-    """The text functions (STEXT symbols) of a listing read as it arrives (the compiler
-    prints each function when it has compiled it): :meth:`feed` the assembly lines in
-    pieces, in order, then :meth:`finish` once. :func:`parse_asm` is the whole listing at once."""
+class PreparedListing(str):
+    """Stands, in the assembly lines handed to :meth:`AsmReader.feed`, for a function's
+    instruction lines that were found equal to its pctab dump's rows (the empty string to
+    every other reader): their instructions, read while the compiler ran."""
 
-    def __init__(self) -> None:
+    function: Function
+
+
+class AsmReader:
+    """The text functions (STEXT symbols) of a listing read as it arrives: :meth:`feed` the
+    assembly lines in pieces, in order, then :meth:`finish` once. :func:`parse_asm` is the
+    whole listing at once.
+
+    The compiler prints the listing after its last function, but each function's pctab
+    dump, printed as soon as that function is compiled, lists the same instructions
+    (``InlineTable.listing``). They are read from the dump while the compiler runs
+    (:meth:`prepared_listing`); when the listing comes, a caller that finds a function's
+    instruction lines equal to those rows hands a :class:`PreparedListing` instead of them."""
+
+    def __init__(self, prepare: bool = False) -> None:
+        """``prepare``: read each function's instructions off its pctab dump as it ends
+        (for output read as it arrives; reading a whole output at once, it would be wasted)."""
         self.functions: list[Function] = []
         self._current: Function | None = None
         self._positions: dict[str, tuple[str, int]] = {}  # the listing repeats a few positions many times
-        self._tables = InlineTableReader()
+        self._tables = InlineTableReader(listings=prepare)
+        self._prepare_listings = prepare
+        self._prepared: dict[str, tuple[list[str], Function]] = {}
+        self.prepared: list[Function] = []  # what was read off the dumps, in order
+        self.adopted: dict[int, Function] = {}  # id of a function -> the one its prepared listing was read into
 
     @property
     def complete(self) -> int:
         """How many of ``functions`` (the first ones) will get no more instructions."""
         return len(self.functions) - (self._current is not None)
 
-    def feed(self, lines: Iterable[str]) -> None:
-        lines = list(lines)
+    def feed(self, lines: list[str]) -> None:
         self._tables.feed(lines)
-        functions, current, positions = self.functions, self._current, self._positions
-        instruction = _INSTRUCTION_RE.match
+        functions, current = self.functions, self._current
         for line in lines:
             # Symbol headers start with the symbol's name; instructions, dumps and tables with blanks.
             if line[:1] not in ("\t", " "):
@@ -287,30 +322,60 @@ class AsmReader:
                             size=int(m["size"]),
                         )
                         functions.append(current)
+                elif line.__class__ is PreparedListing and current is not None and not current.asm:
+                    read = line.function
+                    current.asm = read.asm  # the same list: loops found on it hold for both
+                    if read.line or read.file:
+                        current.file, current.line = read.file, read.line
+                    self.adopted[id(current)] = read
                 continue
             if current is None or not line.startswith("\t0x"):
                 continue
-            m = instruction(line)
-            if not m:
-                continue  # hex dump, rel lines, pctab dump
-            pc, pos, text = m.group("pc", "pos", "text")
-            where = positions.get(pos)
-            if where is None:
-                where = positions[pos] = split_position(pos)
-            if not current.asm and _TEXT_RE.match(text):
-                current.file, current.line = where
-            runtime_call = "runtime." in text  # the two tests below ask nothing else of most lines
-            current.asm.append(
-                AsmLine(
-                    pc=int(pc, 16),
-                    file=where[0],
-                    line=where[1],
-                    text=text,
-                    heap_alloc=runtime_call and is_heap_alloc_call(text),
-                    write_barrier=runtime_call and is_write_barrier(text),
-                )
-            )
+            self._instruction(current, line)  # or a hex dump, rel lines, pctab dump: skipped
         self._current = current
+        if self._prepare_listings:
+            self._prepare()
+
+    def _instruction(self, function: Function, line: str) -> bool:
+        """Add the instruction ``line`` of the listing to ``function``; False if it is none."""
+        m = _INSTRUCTION_RE.match(line)
+        if not m:
+            return False
+        pc, pos, text = m.group("pc", "pos", "text")
+        positions = self._positions
+        where = positions.get(pos)
+        if where is None:
+            where = positions[pos] = split_position(pos)
+        if not function.asm and _TEXT_RE.match(text):
+            function.file, function.line = where
+        runtime_call = "runtime." in text  # the two tests below ask nothing else of most lines
+        function.asm.append(
+            AsmLine(
+                pc=int(pc, 16),
+                file=where[0],
+                line=where[1],
+                text=text,
+                heap_alloc=runtime_call and is_heap_alloc_call(text),
+                write_barrier=runtime_call and is_write_barrier(text),
+            )
+        )
+        return True
+
+    def _prepare(self) -> None:
+        """Read the instructions of each function whose pctab dump ended since."""
+        done, tables = self._tables.done, self._tables.tables
+        while done:
+            name = done.pop(0)
+            rows = tables[name].listing[1:]  # the dump's first row repeats the TEXT line
+            function = Function(name=name)
+            if rows and all(self._instruction(function, row) for row in rows):
+                self._prepared[name] = (rows, function)
+                self.prepared.append(function)
+
+    def prepared_listing(self, name: str) -> tuple[list[str], Function] | None:
+        """The instruction lines function ``name``'s listing will have, and what they read
+        as, taken once (None when its dump was not read whole)."""
+        return self._prepared.pop(name, None)
 
     def finish(self) -> list[Function]:
         """The functions, each instruction named with the inlined call it came from."""
@@ -329,5 +394,5 @@ class AsmReader:
 def parse_asm(lines: Iterable[str]) -> list[Function]:
     """The text functions (STEXT symbols) of the listing, with inlining attribution."""
     reader = AsmReader()
-    reader.feed(lines)
+    reader.feed(list(lines))
     return reader.finish()
