@@ -178,3 +178,19 @@ def test_a_real_compile_read_while_it_runs_equals_it_read_whole(name: str) -> No
         )
     if name == "many functions":
         assert stream.read_chars > 0  # it was read while the compiler ran, not only at the end
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}-{p.stem}")
+def test_the_hex_dump_and_relocation_lines_dropped_unread_change_nothing(path: Path, monkeypatch) -> None:
+    """OutputReader drops runs of the listing's hex dump and relocation lines before
+    splitting the text; reading every one of them gives the same parse."""
+    import re
+
+    import worker.parse
+
+    meta = json.loads(path.with_suffix(".json").read_text())
+    text = path.read_text()
+    assert worker.parse._INERT_RUNS.search(text) or meta["exit_code"] != 0  # the test has its subject
+    dropped = worker.parse.parse_compiler_output(text, meta["files"], exit_code=meta["exit_code"])
+    monkeypatch.setattr(worker.parse, "_INERT_RUNS", re.compile(r"(?!)"))
+    assert worker.parse.parse_compiler_output(text, meta["files"], exit_code=meta["exit_code"]) == dropped

@@ -230,6 +230,11 @@ class JumpTableReader:
             current = None
         self._current, self._name = current, name
 
+    @property
+    def inside(self) -> bool:
+        """Whether the last line read was in a jump table's symbol."""
+        return self._current is not None
+
     def _close(self, current: list[tuple[str, int]], name: str) -> None:
         for function, offset in current:
             self.tables.setdefault(function, {}).setdefault(name, []).append(offset)

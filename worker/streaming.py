@@ -80,8 +80,8 @@ class CompileStream:
                 return
         text = text.replace(self._workdir, "")
         try:
-            lines = self._reader.feed(text)
-            self._tables.feed(lines)
+            self._reader.feed(text)
+            self._read_jump_tables(text)
             self._find_loops()
         except Exception:
             log.exception("reading the compiler's output as it came failed; it is read whole")
@@ -89,6 +89,10 @@ class CompileStream:
             return
         self._pieces.append(text)
         self.read_chars += len(text)
+
+    def _read_jump_tables(self, text: str) -> None:
+        if self._tables.inside or ".jump" in text:  # else no line of it is a jump table's
+            self._tables.feed(text.splitlines())
 
     def _find_loops(self) -> None:
         asm = self._reader.asm
@@ -142,6 +146,7 @@ class CompileStream:
                 log.warning("the output read as it came is not the output's start; it is read whole")
             self.read_whole = True
             return None
-        self._tables.feed(self._reader.feed(output[len(read) :]))
-        parsed = self._reader.finish("", user_files, exit_code=exit_code, package=package, logopt=logopt)
+        rest = output[len(read) :]
+        self._read_jump_tables(rest)
+        parsed = self._reader.finish(rest, user_files, exit_code=exit_code, package=package, logopt=logopt)
         return StreamedParse(parsed, self._loops, self._tables.finish())

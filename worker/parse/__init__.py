@@ -50,6 +50,13 @@ def split_output(text: str) -> tuple[list[str], list[str]]:
     return diagnostic, assembly
 
 
+# Runs of the listing's hex dump and relocation lines (of printable ASCII, so that they are
+# lines to str.splitlines too), each after a newline. No reader but the jump tables'
+# (worker/cfg.py, which reads the text itself) looks at them: OutputReader drops them before
+# splitting (a third of a listing's lines; one regular expression instead of a loop each).
+_INERT_RUNS = re.compile(r"\n(?:\t(?:0x[0-9a-f]+(?: [0-9a-f]{2})+ |rel \d+\+\d+ t=)[ -~]*\n)+")
+
+
 class OutputReader:
     """:func:`parse_compiler_output` of a stream read as it arrives: :meth:`feed` it whole
     lines in pieces, in order, while the compiler still prints, then :meth:`finish` with
@@ -65,10 +72,9 @@ class OutputReader:
         self._diagnostics = DiagnosticReader(failed=False)
         self._notes = CompileNoteOrder()
 
-    def feed(self, text: str) -> list[str]:
-        """Read ``text``, whole lines (or the stream's last piece); returns its lines but
-        those of listings taken as prepared (no other reader looks at instructions)."""
-        lines = text.splitlines()
+    def feed(self, text: str) -> None:
+        """Read ``text``, whole lines (or the stream's last piece)."""
+        lines = _INERT_RUNS.sub("\n", text).splitlines()
         diagnostic: list[str] = []
         assembly: list[str] = []
         taken: list[tuple[int, int]] = []  # line ranges of listings taken as prepared
@@ -93,14 +99,13 @@ class OutputReader:
         self.diagnostic_lines += diagnostic
         self._diagnostics.feed(diagnostic)
         asm.feed(assembly)
-        if taken:
+        if taken:  # no note is among a listing's instructions
             kept, at = [], 0
             for start, end in taken:
                 kept += lines[at:start]
                 at = end
             lines = kept + lines[at:]
         self._notes.feed(lines)
-        return lines
 
     def finish(
         self,
