@@ -199,13 +199,18 @@ def bench_end_to_end(programs: dict[str, str]) -> None:
                 times.append((time.perf_counter() - start) * 1000)
                 assert job["status"] == "done", job
             print(f"{name:10} POST, GET?wait=10   {median_ms(times)}{ratio(name, times)}")
-            times = []
+            times, floors = [], []
             for n in range(RUNS):
+                # Each POST next to a floor compile of a program of the same size: on a shared
+                # machine whose speed drifts, the pair sees the same machine.
+                floors.append(bare_sandboxed_compile(fresh(source, n + 3 * RUNS)))
                 start = time.perf_counter()
                 job = post(f"{base}/api/v1/compile", {"source": fresh(source, n + RUNS), "wait": 10})
                 times.append((time.perf_counter() - start) * 1000)
                 assert job["status"] == "done", job
             print(f"{name:10} POST wait=10 -> done {median_ms(times)}{ratio(name, times)}")
+            paired = statistics.median(times) / statistics.median(floors)
+            print(f"{name:10}   beside a floor of  {median_ms(floors)}  = {paired:.2f} x that floor (paired runs)")
             bench_cached(stack, name, job["id"])
 
 

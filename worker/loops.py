@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import cfg
 from .analysis import Analysis, Diagnostic, Function
@@ -126,6 +126,18 @@ class FunctionLoops:
     fn: Function
     loops: cfg.Loops | None  # None: cannot tell
     reason: str = ""
+    # (work instructions' (file, line) and index, allocating calls' pc and index): index()
+    indexed: tuple[list[tuple[tuple[str, int], int]], list[tuple[int, int]]] | None = field(default=None, repr=False)
+
+    def index(self) -> tuple[list[tuple[tuple[str, int], int]], list[tuple[int, int]]]:
+        """The instructions :class:`LoopFacts` looks up: those doing work, by source line,
+        and the allocating calls, by pc (found once; worker/streaming.py finds them while
+        the compiler still runs)."""
+        if self.indexed is None:
+            work = [((a.file, a.line), i) for i, a in enumerate(self.fn.asm) if a.line and _is_work(a.text)]
+            calls = [(a.pc, i) for i, a in enumerate(self.fn.asm) if a.heap_alloc]
+            self.indexed = (work, calls)
+        return self.indexed
 
     def in_loop(self, i: int) -> bool | None:
         """Whether instruction ``i`` of the listing runs in a loop (None: cannot tell).
@@ -196,11 +208,11 @@ class LoopFacts:
             if not fn.asm:
                 continue
             facts = known.get(id(fn)) or function_loops(fn, analysis.goarch, tables.get(fn.name))
-            for i, a in enumerate(fn.asm):
-                if a.line and _is_work(a.text):
-                    self.lines[(a.file, a.line)].append((facts, i))
-                if a.heap_alloc:
-                    self.calls.setdefault((fn.name, a.pc), (facts, i))
+            work, calls = facts.index()
+            for key, i in work:
+                self.lines[key].append((facts, i))
+            for pc, i in calls:
+                self.calls.setdefault((fn.name, pc), (facts, i))
 
     def _line(self, d: Diagnostic, *, allocations: bool = False) -> list[bool | None]:
         """In-loop facts of the instructions labelled with the decision's line.

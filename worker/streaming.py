@@ -120,7 +120,9 @@ class CompileStream:
 
     def _loops_of(self, fn) -> FunctionLoops | None:
         try:
-            return function_loops(fn, self.goarch, cfg.TABLES_PENDING)
+            found = function_loops(fn, self.goarch, cfg.TABLES_PENDING)
+            found.index()  # what the loop marking looks up, while there is time
+            return found
         except cfg.TablesPending:
             return None  # a switch's jump table: found at the end, when the tables are read
 
