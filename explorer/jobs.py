@@ -30,10 +30,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import admission, broker, done_listener
+from . import admission, broker, done_listener, statements
 from .models import Compilation, Failure, Job, Lane, Measurement, SSADump, Status
 
 log = logging.getLogger("explorer.jobs")
@@ -131,7 +131,12 @@ def eligible_count(lane: str, go: str, older_than: float = 0.0) -> int:
     queued = Job.objects.filter(state=Job.State.QUEUED, lane=lane, go=go)
     if older_than:
         queued = queued.filter(created__lt=timezone.now() - timedelta(seconds=older_than))
-    return queued.exclude(client__in=_busy_clients(lane)).count()
+        return queued.exclude(client__in=_busy_clients(lane)).count()
+    # After every job (wake_if_owed): the statement compiled once (explorer/statements.py).
+    return statements.count(
+        ("eligible", lane, go, settings.CLIENT_MAX_RUNNING),
+        lambda: queued.exclude(client__in=_busy_clients(lane)),
+    )
 
 
 def wake_if_owed(lane: str, go: str) -> None:
@@ -204,11 +209,14 @@ def claim(lane: str, worker: str, task_id: str = "", go: str | None = None) -> J
     there is none this worker may take. Three statements: the best job (the busy clients a
     subquery), taking it (only if still queued: else another worker took it first, and we
     look again), and marking its target running."""
+
+    def candidates():
+        queued = Job.objects.filter(state=Job.State.QUEUED, lane=lane).exclude(client__in=_busy_clients(lane))
+        return (queued if go is None else queued.filter(go=go)).order_by("fair_order", "id")
+
+    # Every statement compiled once per process (explorer/statements.py): they run for every job.
     for _ in range(8):
-        candidates = Job.objects.filter(state=Job.State.QUEUED, lane=lane).exclude(client__in=_busy_clients(lane))
-        if go is not None:
-            candidates = candidates.filter(go=go)
-        job = candidates.order_by("fair_order", "id").first()
+        job = statements.first_job(("claim", lane, go, settings.CLIENT_MAX_RUNNING), candidates)
         if job is None:
             return None
         now = timezone.now()
@@ -219,11 +227,16 @@ def claim(lane: str, worker: str, task_id: str = "", go: str | None = None) -> J
             "worker": worker,
             "task_id": task_id,
         }
-        if Job.objects.filter(pk=job.pk, state=Job.State.QUEUED).update(**taken, attempts=F("attempts") + 1):
+        if statements.update(Job, job.pk, taken, {"state": Job.State.QUEUED}, increment="attempts"):
             for name, value in taken.items():
                 setattr(job, name, value)
             job.attempts += 1
-            _targets(job).filter(status__in=[Status.QUEUED, Status.RUNNING]).update(status=Status.RUNNING, started=now)
+            statements.update(
+                TARGETS[job.kind],
+                _pk(job),
+                {"status": Status.RUNNING, "started": now},
+                {"status": [Status.QUEUED, Status.RUNNING]},
+            )
             return job
     return None
 
@@ -256,7 +269,7 @@ def finish(job: Job, fields: dict[str, Any]) -> bool:
     def write() -> int:
         with transaction.atomic():
             stored = _targets(job).filter(OVERWRITABLE).update(**fields)
-            Job.objects.filter(pk=job.pk).delete()
+            statements.delete(Job, job.pk)
         return stored
 
     stored = with_database_retries(write)

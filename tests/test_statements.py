@@ -1,0 +1,85 @@
+"""The worker's statements compiled once (explorer/statements.py) do what the ORM's do: on
+the suite's database (SQLite, and PostgreSQL in its second run), with real rows."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Count
+
+from explorer import jobs, statements, submissions
+from explorer.clients import Client
+from explorer.models import Compilation, Job, Lane, Status
+from tests.test_submissions import fresh_queue  # noqa: F401 (a fixture)
+
+pytestmark = pytest.mark.django_db
+
+ALICE, BOB, CAROL = Client("ip:alice"), Client("ip:bob"), Client("ip:carol")
+
+
+def program(n: int) -> str:
+    return f"package main\n\nfunc main() {{ println({n}) }}\n"
+
+
+def orm_choice(lane: str, cap: int) -> Job | None:
+    """What the claim took before it was compiled once: the ORM's own query."""
+    busy = (
+        Job.objects.filter(state=Job.State.RUNNING, lane=lane)
+        .values("client")
+        .annotate(n=Count("id"))
+        .filter(n__gte=cap)
+        .values("client")
+    )
+    queued = Job.objects.filter(state=Job.State.QUEUED, lane=lane).exclude(client__in=busy)
+    return queued.order_by("fair_order", "id").first()
+
+
+def test_claims_take_the_jobs_the_orm_would_in_its_order(fresh_queue, settings):  # noqa: F811
+    settings.CLIENT_MAX_RUNNING = 2
+    for n in range(4):
+        for c, client in enumerate((ALICE, BOB, CAROL)):
+            submissions.submit(program(n * 10 + c), client=client)
+    taken = []
+    while (expected := orm_choice(Lane.FAST, 2)) is not None:
+        job = jobs.claim(Lane.FAST, "here:1", task_id=f"t{len(taken)}")
+        assert job is not None and job.pk == expected.pk
+        stored = Job.objects.get(pk=job.pk)
+        # What the claim wrote, read back by the ORM: the datetimes round-trip exactly.
+        assert (stored.state, stored.attempts, stored.worker, stored.task_id) == (
+            Job.State.RUNNING,
+            1,
+            "here:1",
+            f"t{len(taken)}",
+        )
+        assert (stored.claimed_at, stored.lease_until) == (job.claimed_at, job.lease_until)
+        assert (job.kind, job.target, job.client, job.lane, job.attempts) == (
+            stored.kind,
+            stored.target,
+            stored.client,
+            stored.lane,
+            1,
+        )
+        target = Compilation.objects.get(pk=job.target)
+        assert target.status == Status.RUNNING and target.started == job.claimed_at
+        taken.append(job.client)
+    # Two running per client at most: six jobs taken, six left queued.
+    assert sorted(taken) == sorted([ALICE.id, BOB.id, CAROL.id] * 2)
+    assert jobs.claim(Lane.FAST, "here:1") is None
+    go = Job.objects.values_list("go", flat=True).first()
+    assert go and Job.objects.filter(state=Job.State.QUEUED, go=go).count() == 6
+    assert jobs.eligible_count(Lane.FAST, go) == 0 == jobs.eligible_count(Lane.FAST, go, older_than=0.001)
+    # A different cap is a different statement, not the cached one.
+    settings.CLIENT_MAX_RUNNING = 3
+    assert jobs.eligible_count(Lane.FAST, go) == 6 == jobs.eligible_count(Lane.FAST, go, older_than=0.001)
+    expected = orm_choice(Lane.FAST, 3)
+    assert expected is not None and jobs.claim(Lane.FAST, "here:1").pk == expected.pk
+
+
+def test_finishing_deletes_only_its_job(fresh_queue):  # noqa: F811
+    for n in range(2):
+        submissions.submit(program(n), client=ALICE)
+    first = jobs.claim(Lane.FAST, "here:1")
+    assert jobs.finish(first, {"status": Status.DONE})
+    assert not Job.objects.filter(pk=first.pk).exists()
+    assert Job.objects.count() == 1
+    assert Compilation.objects.get(pk=first.target).status == Status.DONE
+    assert statements.delete(Job, first.pk) == 0  # gone already
