@@ -194,3 +194,10 @@ def test_the_hex_dump_and_relocation_lines_dropped_unread_change_nothing(path: P
     dropped = worker.parse.parse_compiler_output(text, meta["files"], exit_code=meta["exit_code"])
     monkeypatch.setattr(worker.parse, "_INERT_RUNS", re.compile(r"(?!)"))
     assert worker.parse.parse_compiler_output(text, meta["files"], exit_code=meta["exit_code"]) == dropped
+
+
+def test_only_a_program_big_enough_to_gain_is_read_while_it_compiles() -> None:
+    small = split_files(BROKEN)
+    big = split_files(MANY_FUNCTIONS)
+    assert streaming.for_request("m", WORKDIR, "amd64", small) is None
+    assert isinstance(streaming.for_request("m", WORKDIR, "amd64", big), streaming.CompileStream)

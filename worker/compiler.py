@@ -267,7 +267,7 @@ def compile_request(req: CompileRequest) -> Analysis:
         )
     marker = logopt_parse.new_marker()
     workdir = Path(tempfile.mkdtemp(prefix="ee-src-"))
-    stream = streaming.CompileStream(marker, workdir, req.goarch)  # read while it compiles
+    stream = streaming.for_request(marker, workdir, req.goarch, req.files)  # read while it compiles
     try:
         write_sources(workdir, req.files)
         result = sandbox.run(
@@ -277,7 +277,7 @@ def compile_request(req: CompileRequest) -> Analysis:
             input_dir=workdir,
             cwd=str(workdir),
             limits=req.limits,
-            on_stdout=stream.feed_bytes,
+            on_stdout=stream.feed_bytes if stream else None,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
