@@ -211,3 +211,17 @@ def test_inline_table_values_hold_until_changed() -> None:
 )
 def test_runtime_call_classification(text: str, alloc: bool, barrier: bool) -> None:
     assert (is_heap_alloc_call(text), is_write_barrier(text)) == (alloc, barrier)
+
+
+@pytest.mark.parametrize("path", sorted(CAPTURED.glob("1.*/*.txt")), ids=lambda p: f"{p.parent.name}-{p.stem}")
+def test_the_span_index_finds_the_functions_asking_every_span_would(path: Path, monkeypatch) -> None:
+    """link.attribute looks up the functions covering a line in an index (every span is
+    asked when the spans are too long in all): the same functions either way."""
+    from worker.parse import link
+
+    meta = json.loads(path.with_suffix(".json").read_text())
+    text = path.read_text()
+    indexed = parse_compiler_output(text, meta["files"], exit_code=meta["exit_code"])
+    monkeypatch.setattr(link._SpanIndex, "LIMIT", 0)
+    assert parse_compiler_output(text, meta["files"], exit_code=meta["exit_code"]) == indexed
+    assert any(d.function for d in indexed.diagnostics) or meta["exit_code"] != 0

@@ -112,7 +112,29 @@ def _declarations(diagnostics: list[Diagnostic], package: str) -> dict[str, tupl
     }
 
 
-def _enclosing(file: str, line: int, column: int, spans: list[_Span], declared: dict[str, tuple[str, int, int]]) -> str:
+class _SpanIndex:
+    """The spans covering each (file, line), each list in the spans' own order; for programs
+    whose functions span too many lines in all, every span is asked (the same answer)."""
+
+    LIMIT = 200_000  # (file, line) entries at most
+
+    def __init__(self, spans: list[_Span]) -> None:
+        self.spans = spans
+        self.by_line: dict[tuple[str, int], list[_Span]] | None = None
+        if sum(s.last - s.first + 1 for s in spans) <= self.LIMIT:
+            by_line: dict[tuple[str, int], list[_Span]] = {}
+            for s in spans:
+                for line in range(s.first, s.last + 1):
+                    by_line.setdefault((s.file, line), []).append(s)
+            self.by_line = by_line
+
+    def at(self, file: str, line: int) -> list[_Span]:
+        """The spans that may contain (file, line): a superset of those that do, in order."""
+        return self.spans if self.by_line is None else self.by_line.get((file, line), [])
+
+
+def _enclosing(file: str, line: int, column: int, index: _SpanIndex, declared: dict[str, tuple[str, int, int]]) -> str:
+    spans = index.at(file, line)
     containing = [s for s in spans if s.contains(file, line, column) and not s.initializer]
     if containing:
         # A closure and the wrapper of its go/defer statement (1.21: "main.f.func2") can
@@ -163,7 +185,7 @@ def attribute(diagnostics: list[Diagnostic], functions: list[Function], package:
     inlining of the devirtualized call itself, at the same position.
     """
     declared = _declarations(diagnostics, package)
-    spans = _spans(functions, declared)
+    spans = _SpanIndex(_spans(functions, declared))
     symbols = _inlined_symbols(functions)
     assembled = {fn.name for fn in functions}
     local_functions = assembled | set(declared)
