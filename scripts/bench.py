@@ -199,19 +199,56 @@ def bench_end_to_end(programs: dict[str, str]) -> None:
                 times.append((time.perf_counter() - start) * 1000)
                 assert job["status"] == "done", job
             print(f"{name:10} POST, GET?wait=10   {median_ms(times)}{ratio(name, times)}")
-            times, floors = [], []
+            times, floors, posted = [], [], []
             for n in range(RUNS):
                 # Each POST next to a floor compile of a program of the same size: on a shared
                 # machine whose speed drifts, the pair sees the same machine.
                 floors.append(bare_sandboxed_compile(fresh(source, n + 3 * RUNS)))
-                start = time.perf_counter()
+                sent, start = time.time(), time.perf_counter()
                 job = post(f"{base}/api/v1/compile", {"source": fresh(source, n + RUNS), "wait": 10})
                 times.append((time.perf_counter() - start) * 1000)
+                posted.append((sent, sent + times[-1] / 1000, job["id"]))
                 assert job["status"] == "done", job
             print(f"{name:10} POST wait=10 -> done {median_ms(times)}{ratio(name, times)}")
             paired = statistics.median(times) / statistics.median(floors)
             print(f"{name:10}   beside a floor of  {median_ms(floors)}  = {paired:.2f} x that floor (paired runs)")
+            where_the_time_goes(stack, name, posted)
             bench_cached(stack, name, job["id"])
+
+
+def where_the_time_goes(stack, name: str, posted: list[tuple[float, float, str]]) -> None:
+    """Medians of where a POST's time went, from the stored row's times (created, started =
+    created + queued, finished), the engine's own timings and the worker's log (its run of
+    the job, from the claim to the result stored and announced)."""
+    from datetime import datetime
+
+    ran = {}
+    for entry in map(_json_or_none, stack.log("worker-fast").read_text().splitlines()):
+        if entry and entry.get("kind") == "compile" and "ms" in entry:
+            ran[entry["job"]] = entry["ms"]
+    parts: list[tuple[float, ...]] = []
+    for sent, answered, compilation_id in posted:
+        done = get(f"{stack.base}/api/v1/compilations/{compilation_id}")
+        timings = done["timings"]
+        created = datetime.fromisoformat(done["created"]).timestamp()
+        finished = datetime.fromisoformat(done["finished"]).timestamp()
+        claimed = created + timings["queued_ms"] / 1000
+        parts.append(
+            (
+                (created - sent) * 1000,
+                (claimed - created) * 1000,
+                timings["total_ms"],
+                timings["compile_ms"],
+                ran.get(compilation_id, float("nan")) - timings["total_ms"],
+                (answered - finished) * 1000,
+            )
+        )
+    p50 = [statistics.median(values) for values in zip(*parts, strict=True)]
+    print(
+        f"{name:10}   where it went (p50): request -> stored {p50[0]:.1f}, stored -> claimed {p50[1]:.1f},"
+        f" engine {p50[2]:.1f} (compile {p50[3]:.1f}), the worker besides (load, compress, store,"
+        f" announce) {p50[4]:.1f}, finished -> answered {p50[5]:.1f} ms"
+    )
 
 
 def bench_cached(stack, name: str, compilation_id: str, runs: int = 30) -> None:
