@@ -1,13 +1,16 @@
 """A compile's output read while the compiler still runs.
 
-The compiler prints as it goes: the ``-m`` decisions first, then each function's listing
-and pctab dump as soon as that function is compiled (``-c 1``: one after the other), the
-data symbols last. :class:`CompileStream` is handed each new piece of the sandbox's stdout
-(:func:`worker.sandbox.run`'s ``on_stdout``, whole lines) and reads it at once: the lines
-are split, the decisions and the listing parsed, and each function's loops found as soon as
-the next symbol shows it complete. The worker's other core does this while the compiler
-runs on one, so at the end only the last piece, the cross-references and the
-storing remain (500 lines: some 60 ms of parsing after the compile became ~15).
+The compiler prints as it goes: the ``-m`` decisions first, then, as soon as each function
+is compiled (``-c 1``: one after the other), its pctab dump (``-d=pctab=pctoinline``: each
+instruction with the inlined call it came from) and inlining tree; the ``-S=2`` listing of
+every symbol comes only at the end. :class:`CompileStream` is handed each new piece of the
+sandbox's stdout (:func:`worker.sandbox.run`'s ``on_stdout``, whole lines, every 2 ms) and
+reads it at once, on the worker's other core while the compiler runs on one: the decisions
+are parsed, each function's instructions read off its dump as soon as the dump ends, and
+its loops found. When the listing comes, a function whose instruction lines equal its
+dump's rows takes what was read (one list comparison; any other is read line by line).
+At 500 lines the ~60 ms of reading that followed the compile became ~20 (the listing's
+piece ~7, the cross-references, loop marks and checks ~12).
 
 The result is that of reading the whole output at once (:func:`worker.parse.parse_compiler_output`
 and :func:`worker.loops.mark_loops`): the pieces are whole lines, the same readers run
