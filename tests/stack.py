@@ -244,9 +244,9 @@ class Stack:
 
 
 def slow_program(tag: str, statements: int = 4500) -> str:
-    """About 2 s of compiling with -d=wb on an idle core (one huge function; 3.5 s before the
-    compiler ran without its GC): long enough to break something mid-compile, under the
-    256 KiB limit."""
+    """About 1-2 s of compiling with -d=wb on an idle core (one huge function; 2 s on the
+    machines of 2026-11-23, 1 s on that of 2026-11-24; 3.5 s before the compiler ran without
+    its GC): long enough to break something mid-compile, under the 256 KiB limit."""
     body = "".join(f"\ts[{i}%x] += x*{i}\n\tif s[{i}%x] > {i} {{ x++ }}\n" for i in range(statements))
     return (
         f"package main\n\n// {tag}\n\nvar sink []int\n\nfunc f(x int) int {{\n\ts := make([]int, x)\n"

@@ -132,8 +132,10 @@ def test_compile_bombs_of_one_client_do_not_delay_another_clients_program(tmp_pa
         "EXPLORER_API_TOKENS": tokens,
         "EXPLORER_TOKEN_LIMIT_FACTOR": "1",
         "EXPLORER_CLIENT_MAX_RUNNING": "1",
-        "EXPLORER_FAST_LANE_SECONDS": "0.8",
-        "EXPLORER_SLOW_LANE_SECONDS": "1",
+        # Limits well under a bomb's compile (slow_program: ~1 s on the fastest machine seen,
+        # 2 s on others), well over Bob's (~30 ms), so that hers fail in both lanes.
+        "EXPLORER_FAST_LANE_SECONDS": "0.3",
+        "EXPLORER_SLOW_LANE_SECONDS": "0.5",
         "EXPLORER_MAX_CLIENT_JOBS": "6",
         "EXPLORER_RATE_SUBMIT": "100/600",
     }
