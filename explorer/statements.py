@@ -67,7 +67,7 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _value(model, name: str, value: Any) -> Any:
+def _value(value: Any) -> Any:
     if isinstance(value, datetime):
         return connection.ops.adapt_datetimefield_value(value)
     if isinstance(value, str):
@@ -80,7 +80,7 @@ def update(model, pk: Any, values: dict[str, Any], where: dict[str, Any], *, inc
     to the field ``increment``) where each field of ``where`` is one of its values (a list)
     or equals it. Returns the number of rows changed."""
     sets = [f"{_column(model, name)} = %s" for name in values]
-    params = [_value(model, name, value) for name, value in values.items()]
+    params = [_value(value) for value in values.values()]
     if increment:
         column = _column(model, increment)
         sets.append(f"{column} = {column} + 1")
@@ -89,10 +89,10 @@ def update(model, pk: Any, values: dict[str, Any], where: dict[str, Any], *, inc
     for name, wanted in where.items():
         if isinstance(wanted, list | tuple):
             conditions.append(f"{_column(model, name)} IN ({', '.join(['%s'] * len(wanted))})")
-            params += [_value(model, name, w) for w in wanted]
+            params += [_value(w) for w in wanted]
         else:
             conditions.append(f"{_column(model, name)} = %s")
-            params.append(_value(model, name, wanted))
+            params.append(_value(wanted))
     sql = f"UPDATE {_table(model)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

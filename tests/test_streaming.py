@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,11 @@ from worker.parse import logopt as logopt_parse
 CAPTURED = Path(__file__).parent / "data" / "captured"
 CASES = sorted(CAPTURED.glob("1.*/*.txt"))
 WORKDIR = Path("/tmp/ee-src-streaming-test")
+
+
+def stream_for(marker: str, workdir: Path, goarch: str) -> streaming.CompileStream:
+    """The stream compiler.compile_request makes for a compile in ``workdir``."""
+    return streaming.CompileStream(marker, lambda text: compiler.rewrite_paths(text, workdir), goarch)
 
 
 def analysis_of(
@@ -60,7 +66,7 @@ def test_captured_output_read_in_pieces_equals_it_read_whole(path: Path, cut: st
         points = sorted(rng.sample(range(1, len(data)), min(len(data) - 1, 40)))
     else:
         points = []
-    stream = streaming.CompileStream("0123456789abcdef", WORKDIR, "amd64")
+    stream = stream_for("0123456789abcdef", WORKDIR, "amd64")
     for start, end in zip([0, *points], [*points, len(data)], strict=True):
         stream.feed_bytes(data[start:end])
     result = result_of(text, meta["exit_code"])
@@ -81,7 +87,7 @@ def test_what_follows_the_runner_frames_is_not_read_as_the_compiler_output() -> 
         + '{"version":0,"package":"main","goos":"linux","goarch":"amd64","gc_version":"go1.27.3","file":"main.go"}\n'
         + f"{logopt_parse.FRAME_PREFIX} {marker} end\n"
     )
-    stream = streaming.CompileStream(marker, WORKDIR, "amd64")
+    stream = stream_for(marker, WORKDIR, "amd64")
     stream.feed_bytes(framed.encode())
     files = [SourceFile("main.go", "")]
     result = result_of(framed, 0)
@@ -92,7 +98,7 @@ def test_what_follows_the_runner_frames_is_not_read_as_the_compiler_output() -> 
 
 def test_a_stream_that_does_not_match_the_output_is_read_whole() -> None:
     text = (CAPTURED / "1.27.3" / "escape.txt").read_text()
-    stream = streaming.CompileStream("0123456789abcdef", WORKDIR, "amd64")
+    stream = stream_for("0123456789abcdef", WORKDIR, "amd64")
     stream.feed_bytes(b"main.go:1:1: something the compiler never printed\n")
     files = [SourceFile("main.go", "")]
     result = result_of(text, 0)
@@ -127,7 +133,7 @@ def test_a_real_compile_read_while_it_runs_equals_it_read_whole(name: str) -> No
     req = CompileRequest(split_files(source))
     marker = logopt_parse.new_marker()
     workdir = Path(tempfile.mkdtemp(prefix="ee-src-"))
-    stream = streaming.CompileStream(marker, workdir, req.goarch)
+    stream = stream_for(marker, workdir, req.goarch)
     try:
         compiler.write_sources(workdir, req.files)
         result = sandbox.run(
@@ -139,7 +145,7 @@ def test_a_real_compile_read_while_it_runs_equals_it_read_whole(name: str) -> No
             on_stdout=stream.feed_bytes,
         )
     finally:
-        compiler.shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)
     assert not result.limit
     streamed = analysis_of(result, req.files, marker, workdir, stream)
     assert not stream.read_whole
@@ -147,7 +153,7 @@ def test_a_real_compile_read_while_it_runs_equals_it_read_whole(name: str) -> No
     assert streamed == whole
     # The same output in small pieces: each function is complete long before the end (the
     # jump table's function waits for its table, a data symbol printed last).
-    small = streaming.CompileStream(marker, workdir, req.goarch)
+    small = stream_for(marker, workdir, req.goarch)
     data = result.stdout.encode()
     for start in range(0, len(data), 997):
         small.feed_bytes(data[start : start + 997])
@@ -155,7 +161,7 @@ def test_a_real_compile_read_while_it_runs_equals_it_read_whole(name: str) -> No
     assert not small.read_whole
     # In two pieces, the listing (printed after the last function) in the second: every
     # function's instructions are taken from its pctab dump, read in the first.
-    two = streaming.CompileStream(marker, workdir, req.goarch)
+    two = stream_for(marker, workdir, req.goarch)
     listing = data.rfind(b"\n", 0, data.find(b" STEXT ")) + 1
     two.feed_bytes(data[:listing])
     two.feed_bytes(data[listing:])
@@ -199,5 +205,5 @@ def test_the_hex_dump_and_relocation_lines_dropped_unread_change_nothing(path: P
 def test_only_a_program_big_enough_to_gain_is_read_while_it_compiles() -> None:
     small = split_files(BROKEN)
     big = split_files(MANY_FUNCTIONS)
-    assert streaming.for_request("m", WORKDIR, "amd64", small) is None
-    assert isinstance(streaming.for_request("m", WORKDIR, "amd64", big), streaming.CompileStream)
+    assert streaming.for_request("m", str, "amd64", small) is None
+    assert isinstance(streaming.for_request("m", str, "amd64", big), streaming.CompileStream)

@@ -267,7 +267,8 @@ def compile_request(req: CompileRequest) -> Analysis:
         )
     marker = logopt_parse.new_marker()
     workdir = Path(tempfile.mkdtemp(prefix="ee-src-"))
-    stream = streaming.for_request(marker, workdir, req.goarch, req.files)  # read while it compiles
+    # Read while it compiles (a big program), its paths cut as the whole output's are.
+    stream = streaming.for_request(marker, lambda text: rewrite_paths(text, workdir), req.goarch, req.files)
     try:
         write_sources(workdir, req.files)
         result = sandbox.run(
@@ -300,8 +301,8 @@ def read_run(
     """Fill ``analysis`` from one sandboxed compiler run under the runner (also used per
     package of a module by worker/modules.py); ``stream``: what was read of it while it ran."""
     analysis.timings.compile_ms = result.wall_ms
-    stdout, logs = logopt_parse.split_frames(_rewrite_paths(result.stdout, workdir), marker)
-    output = stdout + _rewrite_paths(result.stderr, workdir)
+    stdout, logs = logopt_parse.split_frames(rewrite_paths(result.stdout, workdir), marker)
+    output = stdout + rewrite_paths(result.stderr, workdir)
     analysis.raw_output = output
     parse_start = time.perf_counter()
     if result.limit:
@@ -317,18 +318,16 @@ def read_run(
             output, user_files, exit_code=result.returncode, package=package, logopt=logs
         )
         if streamed:
-            parsed = streamed.parsed
-        else:
+            parsed, loops, tables = streamed.parsed, streamed.loops, streamed.jump_tables
+        else:  # no stream, or what it read is not what the compiler finally printed: read it whole
             parsed = parse_compiler_output(
                 output, user_files, exit_code=result.returncode, package=package, logopt=logs
             )
+            loops, tables = None, None
         analysis.diagnostics = parsed.diagnostics
         analysis.functions = parsed.functions
         line_directives.annotate(analysis.diagnostics, files)
-        if streamed:
-            mark_loops(analysis, streamed.loops, streamed.jump_tables)
-        else:
-            mark_loops(analysis)
+        mark_loops(analysis, loops, tables)
         analysis.errors = parsed.errors
         if result.returncode != 0:
             analysis.status = "compile-error"
@@ -352,7 +351,7 @@ def _unpositioned_errors(output: str) -> list[str]:
     return lines[:50]
 
 
-def _rewrite_paths(text: str, workdir: Path) -> str:
+def rewrite_paths(text: str, workdir: Path) -> str:
     """Positions outside -trimpath's reach (rare) still must not show sandbox paths."""
     return text.replace(f"{workdir}/", "")
 

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from . import cfg
 from .analysis import SourceFile
 from .loops import FunctionLoops, function_loops
 from .parse import OutputReader, ParsedOutput
-from .parse.logopt import FRAME_PREFIX, LogoptFile
+from .parse.logopt import LogoptFile, frame_begin
 
 log = logging.getLogger("worker.streaming")
 
@@ -46,12 +46,13 @@ class StreamedParse:
 
 class CompileStream:
     """The output of one compile under the runner (``marker``: its frames' nonce), read in
-    pieces. Paths under ``workdir`` are cut as ``compiler._rewrite_paths`` cuts them."""
+    pieces; ``rewrite_paths`` is what the engine does to the whole output's text (it cuts
+    the sandbox's input directory: ``compiler.rewrite_paths``), done to each piece."""
 
-    def __init__(self, marker: str, workdir: Path, goarch: str) -> None:
+    def __init__(self, marker: str, rewrite_paths: Callable[[str], str], goarch: str) -> None:
         self.goarch = goarch
-        self._frame_start = f"{FRAME_PREFIX} {marker} begin "
-        self._workdir = f"{workdir}/"
+        self._frame_start = frame_begin(marker)
+        self._rewrite_paths = rewrite_paths
         self._reader = OutputReader(prepare=True)
         self._tables = cfg.JumpTableReader()
         self._pieces: list[str] = []  # what was read, as text
@@ -82,7 +83,7 @@ class CompileStream:
             text = text[: text.rfind("\n", 0, frames) + 1]
             if not text:
                 return
-        text = text.replace(self._workdir, "")
+        text = self._rewrite_paths(text)  # a path has no newline: piece by piece is the same
         try:
             self._reader.feed(text)
             self._read_jump_tables(text)
@@ -111,14 +112,10 @@ class CompileStream:
             self._looked += 1
             if not fn.asm:
                 continue
-            read = asm.adopted.get(id(fn))
-            found = None
-            if read is None:
+            read = asm.adopted.get(id(fn))  # its instructions read off its dump (the same list)
+            found, length = self._loops_prepared.get(id(read), (None, -1)) if read is not None else (None, -1)
+            if length != len(fn.asm):  # not read off a dump, or the listing had more: look now
                 found = self._loops_of(fn)
-            elif read.asm is fn.asm:
-                found, length = self._loops_prepared.get(id(read), (None, -1))
-                if length != len(fn.asm):  # the listing had more than the dump: look again
-                    found = self._loops_of(fn)
             if found is not None:
                 self._loops[id(fn)] = dataclasses.replace(found, fn=fn)
 
@@ -158,14 +155,16 @@ class CompileStream:
         return StreamedParse(parsed, self._loops, self._tables.finish())
 
 
-# Below this much source a compile's output is read at the end, whole: it arrives in one or
-# two pieces anyway (the listing and the dumps together), so reading it as it comes would
-# only add CPU (~1 ms of a 20-line program's ~3 ms), and there is nothing to overlap.
-STREAM_FROM_BYTES = 4096
+# Below this many characters of source a compile's output is read at the end, whole: it
+# arrives in one or two pieces anyway (the listing and the dumps together), so reading it
+# as it comes would only add CPU (~1 ms of a 20-line program's ~3 ms): nothing to overlap.
+STREAM_FROM_CHARS = 4096
 
 
-def for_request(marker: str, workdir: Path, goarch: str, files: list[SourceFile]) -> CompileStream | None:
+def for_request(
+    marker: str, rewrite_paths: Callable[[str], str], goarch: str, files: list[SourceFile]
+) -> CompileStream | None:
     """A stream for a compile of ``files``, or None when it is too small to gain from one."""
-    if sum(len(f.text) for f in files) < STREAM_FROM_BYTES:
+    if sum(len(f.text) for f in files) < STREAM_FROM_CHARS:
         return None
-    return CompileStream(marker, workdir, goarch)
+    return CompileStream(marker, rewrite_paths, goarch)

@@ -310,7 +310,8 @@ def freeze_startup_objects(**kwargs):
     """Each pool process leaves what it loaded at start (Django, Celery, the engine: some
     hundred thousand objects) out of the garbage collector's full passes. A 500-line
     compile's analysis makes the collector run a full pass about every other compile, and
-    each pass walked all of them (~20 ms); ``make bench`` shows the difference."""
+    each pass walked all of them (in a Django process compiling 500 lines 30 times: mean
+    engine + storing 168-177 ms without, 153-158 ms with)."""
     gc.freeze()
 
 

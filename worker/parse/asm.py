@@ -364,13 +364,13 @@ class AsmReader:
     def _prepare(self) -> None:
         """Read the instructions of each function whose pctab dump ended since."""
         done, tables = self._tables.done, self._tables.tables
-        while done:
-            name = done.pop(0)
+        for name in done:
             rows = tables[name].listing[1:]  # the dump's first row repeats the TEXT line
             function = Function(name=name)
             if rows and all(self._instruction(function, row) for row in rows):
                 self._prepared[name] = (rows, function)
                 self.prepared.append(function)
+        done.clear()
 
     def prepared_listing(self, name: str) -> tuple[list[str], Function] | None:
         """The instruction lines function ``name``'s listing will have, and what they read

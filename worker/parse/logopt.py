@@ -59,6 +59,11 @@ def new_marker() -> str:
     return secrets.token_hex(16)
 
 
+def frame_begin(marker: str) -> str:
+    """How the runner's first frame line starts: the first text that is not the compiler's."""
+    return f"{FRAME_PREFIX} {marker} begin "
+
+
 def split_frames(stdout: str, marker: str) -> tuple[str, list[LogoptFile]]:
     """(the compiler's own stdout, the framed log files) of a runner's stdout.
 
@@ -67,11 +72,11 @@ def split_frames(stdout: str, marker: str) -> tuple[str, list[LogoptFile]]:
     compiler's last line had no newline. Lines of a frame that are not JSON objects are
     skipped; a frame cut short (an output limit) keeps what it has.
     """
-    start = stdout.find(f"{FRAME_PREFIX} {marker} begin ")
+    begin, end = frame_begin(marker), f"{FRAME_PREFIX} {marker} end"
+    start = stdout.find(begin)
     if start < 0:
         return stdout, []
     own, framed = stdout[:start], stdout[start:]
-    begin, end = f"{FRAME_PREFIX} {marker} begin ", f"{FRAME_PREFIX} {marker} end"
     files: list[LogoptFile] = []
     current: LogoptFile | None = None
     for line in framed.splitlines():
