@@ -1,5 +1,9 @@
 """End to end through the HTTP API: real Redis, real Celery worker, real Go compiler."""
 
+import os
+import time
+from pathlib import Path
+
 import pytest
 
 from explorer.api import CompilationOut
@@ -120,3 +124,40 @@ def test_a_long_poll_answers_when_the_compilation_finishes(live_server_url):
     assert waited < 8, f"answered after {waited:.1f} s: the finished announcement was not heard"
     status, body = request("GET", f"{live_server_url}/api/v1/compilations/{queued['id']}?wait=11")
     assert status == 400 and "wait" in body["error"]
+
+
+def descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        path = Path(f"/proc/{todo.pop()}/task")
+        for task in path.iterdir() if path.exists() else ():
+            children = (task / "children").read_text().split() if (task / "children").exists() else []
+            found += map(int, children)
+            todo += map(int, children)
+    return found
+
+
+def cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
+
+
+def test_after_a_compile_its_worker_process_has_the_next_sandbox_started(live_server_url, celery_worker):
+    """worker/prestart.py: the pool process that compiled starts its next sandbox after
+    storing the result; its runner waits there for a request, within the lane's limits."""
+    result = compile_and_wait(live_server_url, {"source": PROGRAM + "\n// started ahead\n"})
+    assert result["status"] == "done"
+    deadline, waiting = time.monotonic() + 10, []
+    while not waiting and time.monotonic() < deadline:
+        waiting = [
+            pid
+            for pool in celery_worker.pool_pids()
+            for pid in descendants(pool)
+            if cmdline(pid)[-2:] == ["-request", ""] and cmdline(pid)[0].endswith("/ee-runner")
+        ]
+        time.sleep(0.05)
+    assert waiting, "no sandbox waits in a fast-lane pool process after its compile"
+    if os.geteuid() == 0:
+        assert all(Path(f"/proc/{pid}").stat().st_uid == 65534 for pid in waiting)  # as nobody

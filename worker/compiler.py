@@ -12,14 +12,16 @@ per-run nonce, which are cut off before anything else reads the output.
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import directives, line_directives, sandbox, streaming, toolchains
+from . import directives, line_directives, prestart, sandbox, streaming, toolchains
 from .analysis import Analysis, Diagnostic, SourceFile
 from .flags import BuildOptions, uses_m
 from .inputs import InvalidInput, compiled_files, find_imports, is_go_file, package_name
@@ -163,6 +165,33 @@ def runner_argv(tc: toolchains.Toolchain, compile_argv: list[str], marker: str) 
     ]
 
 
+def runner_request(
+    compile_argv: list[str], marker: str, env: dict[str, str], workdir: Path, files: list[SourceFile]
+) -> bytes:
+    """What a sandbox started ahead (worker/prestart.py) reads on stdin: the runner's
+    settings as :func:`runner_argv` gives them, the compiler's argv and environment, and
+    the sources as :func:`write_sources` writes them, for the runner to write into
+    ``workdir`` (a new directory in the sandbox's private /tmp)."""
+    return json.dumps(
+        {
+            "marker": marker,
+            "logopt": LOGOPT_DIR,
+            "codes": list(logopt_parse.CODES),
+            "dir": str(workdir),
+            "files": [{"name": f.name, "text": line_directives.neutralize(f.text)} for f in files],
+            "env": [f"{key}={value}" for key, value in env.items()],
+            "argv": compile_argv,
+        }
+    ).encode("utf-8")
+
+
+def prepare_sandbox(go: str | None, limits: sandbox.Limits) -> bool:
+    """Start the sandbox of a next compile with toolchain ``go`` (None: the newest) within
+    ``limits`` ahead of it (worker/prestart.py); False when none was started."""
+    tc = toolchains.get(go)
+    return tc is not None and prestart.prepare(tc, limits)
+
+
 def compiler_env(
     tc: toolchains.Toolchain,
     goarch: str,
@@ -266,22 +295,31 @@ def compile_request(req: CompileRequest) -> Analysis:
             f"run python -m worker.toolchains install {tc.version}"
         )
     marker = logopt_parse.new_marker()
-    workdir = Path(tempfile.mkdtemp(prefix="ee-src-"))
+    env = compiler_env(tc, req.goarch, req.options, req.limits.memory_bytes)
+    ready = prestart.take(tc, req.limits)
+    # The sources' directory: in the private /tmp of a sandbox started ahead, which the
+    # runner writes them to, else a host directory bound read-only into a new sandbox.
+    workdir = Path(f"/tmp/ee-src-{secrets.token_hex(8)}") if ready else Path(tempfile.mkdtemp(prefix="ee-src-"))
     # Read while it compiles (a big program), its paths cut as the whole output's are.
     stream = streaming.for_request(marker, lambda text: rewrite_paths(text, workdir), req.goarch, req.files)
-    try:
-        write_sources(workdir, req.files)
-        result = sandbox.run(
-            runner_argv(tc, compiler_argv(tc, req, lang, workdir), marker),
-            env=compiler_env(tc, req.goarch, req.options, req.limits.memory_bytes),
-            ro_paths=tc.sandbox_paths(),
-            input_dir=workdir,
-            cwd=str(workdir),
-            limits=req.limits,
-            on_stdout=stream.feed_bytes if stream else None,
-        )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    on_stdout = stream.feed_bytes if stream else None
+    if ready:
+        request = runner_request(compiler_argv(tc, req, lang, workdir), marker, env, workdir, req.files)
+        result = ready.hand_over(request, on_stdout)
+    else:
+        try:
+            write_sources(workdir, req.files)
+            result = sandbox.run(
+                runner_argv(tc, compiler_argv(tc, req, lang, workdir), marker),
+                env=env,
+                ro_paths=tc.sandbox_paths(),
+                input_dir=workdir,
+                cwd=str(workdir),
+                limits=req.limits,
+                on_stdout=on_stdout,
+            )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     read_run(analysis, result, req.files, package_name(req.files), marker, workdir, req.limits, stream)
     analysis.directives = directives.check(analysis, req.groups, package_name(req.files))
     analysis.timings.total_ms = (time.perf_counter() - started) * 1000

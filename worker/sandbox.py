@@ -128,6 +128,20 @@ def build_argv(command: list[str], *, ro_paths: list[Path], cwd: str, rw_paths: 
     return argv
 
 
+def sandbox_argv(
+    command: list[str], *, env: dict[str, str] | None, ro_paths: list[Path], cwd: str, rw_dir: Path | None
+) -> tuple[list[str], int | None]:
+    """The whole bwrap argv for ``command`` and the seccomp filter's fd it names (None when
+    there is no filter); the caller closes the fd once the sandbox has started."""
+    argv = build_argv(command, ro_paths=ro_paths, cwd=cwd, rw_paths=[rw_dir] if rw_dir is not None else [])
+    for key, value in (env or {}).items():
+        argv += ["--setenv", key, value]
+    filter_fd = seccomp.filter_fd()
+    if filter_fd is not None:
+        argv += ["--seccomp", str(filter_fd)]
+    return [*argv, "--", *command], filter_fd
+
+
 def run(
     command: list[str],
     *,
@@ -146,79 +160,130 @@ def run(
     directory of this run alone (a module's compiled packages), writable. ``on_stdout``
     is handed the stdout as it is written, in pieces, while the command runs
     (:func:`collect_files`); the result holds all of it all the same."""
-    paths = [Path(p) for p in ro_paths] + ([input_dir] if input_dir is not None else [])
-    argv = build_argv(command, ro_paths=paths, cwd=cwd, rw_paths=[rw_dir] if rw_dir is not None else [])
-    for key, value in (env or {}).items():
-        argv += ["--setenv", key, value]
-    filter_fd = seccomp.filter_fd()
-    if filter_fd is not None:
-        argv += ["--seccomp", str(filter_fd)]
-    argv += ["--", *command]
-    try:
-        pass_fds = () if filter_fd is None else (filter_fd,)
-        return _run(argv, input_dir, limits, stdin, pass_fds=pass_fds, rw_dir=rw_dir, on_stdout=on_stdout)
-    finally:
-        if filter_fd is not None:
-            os.close(filter_fd)
-
-
-def _run(
-    argv: list[str],
-    input_dir: Path | None,
-    limits: Limits,
-    stdin: bytes,
-    pass_fds: tuple[int, ...],
-    rw_dir: Path | None = None,
-    on_stdout: Callable[[bytes], None] | None = None,
-) -> SandboxResult:
     drop = os.geteuid() == 0
     if drop and input_dir is not None:
         _readable_by_all(input_dir)  # nobody must be able to read the input
     if drop and rw_dir is not None:
         _owned_by_nobody(rw_dir)  # and write its scratch directory
-    start = time.perf_counter()
-    # The output goes to two memory files, not pipes: the compiler writes each -m and pctab
-    # line with a write of its own (some 12,000 for a 500-line program), and a pipe woke
-    # this process for nearly each one. The sandbox's end is heard through a pidfd.
-    out_fd = os.memfd_create("ee-stdout", os.MFD_CLOEXEC)
-    err_fd = os.memfd_create("ee-stderr", os.MFD_CLOEXEC)
-    try:
-        proc = spawn.popen(
-            argv,
-            process_limits(limits, drop),
-            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=out_fd,
-            stderr=err_fd,
-            close_fds=True,
-            pass_fds=pass_fds,
+    paths = [Path(p) for p in ro_paths] + ([input_dir] if input_dir is not None else [])
+    start = time.perf_counter()  # the run's time and wall-clock limit count its start
+    started = _Started(sandbox_argv(command, env=env, ro_paths=paths, cwd=cwd, rw_dir=rw_dir), limits, bool(stdin))
+    return started.hand_over(stdin, on_stdout, start)
+
+
+class _Started:
+    """A sandbox's outer process, started with its limits, its stdout and stderr going to
+    two memory files, not pipes: the compiler writes each -m and pctab line with a write of
+    its own (some 12,000 for a 500-line program), and a pipe woke this process for nearly
+    each one. The sandbox's end is heard through a pidfd (:func:`collect_files`)."""
+
+    def __init__(self, argv_and_filter: tuple[list[str], int | None], limits: Limits, stdin: bool) -> None:
+        argv, filter_fd = argv_and_filter
+        self.limits = limits
+        self.out_fd = os.memfd_create("ee-stdout", os.MFD_CLOEXEC)
+        self.err_fd = os.memfd_create("ee-stderr", os.MFD_CLOEXEC)
+        try:
+            self.proc = spawn.popen(
+                argv,
+                process_limits(limits, os.geteuid() == 0),
+                stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=self.out_fd,
+                stderr=self.err_fd,
+                close_fds=True,
+                pass_fds=() if filter_fd is None else (filter_fd,),
+            )
+        except BaseException:
+            self._close_files()
+            raise
+        finally:
+            if filter_fd is not None:
+                os.close(filter_fd)
+
+    def hand_over(
+        self, stdin: bytes, on_stdout: Callable[[bytes], None] | None, start: float | None = None
+    ) -> SandboxResult:
+        """Write ``stdin`` (then close it) and collect the run within the limits, timed from
+        ``start`` (a ``time.perf_counter()`` value; default now)."""
+        start = time.perf_counter() if start is None else start
+        try:
+            if self.proc.stdin is not None:
+                try:
+                    self.proc.stdin.write(stdin)
+                    self.proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+            out, err, limit = collect_files(
+                self.proc,
+                self.out_fd,
+                self.err_fd,
+                start + self.limits.wall_seconds,
+                self.limits.output_bytes,
+                on_stdout=on_stdout,
+            )
+        finally:
+            self._close_files()
+        wall_ms = (time.perf_counter() - start) * 1000
+        rc = self.proc.returncode
+        stdout = out.decode("utf-8", "replace")
+        stderr = err.decode("utf-8", "replace")
+        if not limit and rc != 0 and _looks_out_of_memory(stderr):
+            limit = "memory"
+        return SandboxResult(
+            returncode=rc,
+            stdout=stdout,
+            stderr=stderr,
+            wall_ms=wall_ms,
+            timed_out=limit == "time",
+            output_truncated=limit == "output",
+            limit=limit,
         )
-        if stdin:
+
+    def _close_files(self) -> None:
+        for fd in (self.out_fd, self.err_fd):
             try:
-                proc.stdin.write(stdin)
-                proc.stdin.close()
-            except BrokenPipeError:
+                os.close(fd)
+            except OSError:
                 pass
-        out, err, limit = collect_files(
-            proc, out_fd, err_fd, start + limits.wall_seconds, limits.output_bytes, on_stdout=on_stdout
+        self.out_fd = self.err_fd = -1
+
+
+class StartedAhead:
+    """A sandbox started before its work is known: ``command`` (the compiler runner's
+    ``-request`` mode) waits for its input on stdin, so that namespaces, mounts, limits and
+    the runner's own start (~10 ms) are paid while nobody waits (worker/prestart.py).
+
+    Used once: :meth:`hand_over` gives it its input and collects its run as :func:`run`
+    does, the wall-clock limit counted from then; :meth:`discard` ends one not used."""
+
+    def __init__(
+        self, command: list[str], *, ro_paths: list[Path], limits: Limits, env: dict[str, str] | None = None
+    ) -> None:
+        self.limits = limits
+        self._started = _Started(
+            sandbox_argv(command, env=env, ro_paths=[Path(p) for p in ro_paths], cwd="/tmp", rw_dir=None),
+            limits,
+            stdin=True,
         )
-    finally:
-        os.close(out_fd)
-        os.close(err_fd)
-    wall_ms = (time.perf_counter() - start) * 1000
-    rc = proc.returncode
-    stdout = out.decode("utf-8", "replace")
-    stderr = err.decode("utf-8", "replace")
-    if not limit and rc != 0 and _looks_out_of_memory(stderr):
-        limit = "memory"
-    return SandboxResult(
-        returncode=rc,
-        stdout=stdout,
-        stderr=stderr,
-        wall_ms=wall_ms,
-        timed_out=limit == "time",
-        output_truncated=limit == "output",
-        limit=limit,
-    )
+        self.pid = self._started.proc.pid
+
+    def waiting(self) -> bool:
+        """Still there, waiting for its input (not ended, not used)."""
+        return self._started.out_fd >= 0 and self._started.proc.poll() is None
+
+    def hand_over(self, stdin: bytes, on_stdout: Callable[[bytes], None] | None = None) -> SandboxResult:
+        return self._started.hand_over(stdin, on_stdout)
+
+    def discard(self) -> None:
+        if self._started.out_fd < 0:
+            return
+        _kill(self._started.proc)
+        try:
+            self._started.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        if self._started.proc.stdin is not None:
+            self._started.proc.stdin.close()
+        self._started._close_files()
 
 
 def _readable_by_all(top: Path) -> None:

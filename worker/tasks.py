@@ -201,7 +201,18 @@ def run_next(self, lane: str, go: str = "") -> int:
         return 0
     run_job(job)
     jobs.wake_if_owed(lane, job.go)
+    if job.kind == job.Kind.COMPILE:
+        prepare_next_compile(job.go, lane)
     return 1
+
+
+def prepare_next_compile(go: str, lane: str) -> None:
+    """Start the sandbox of this process's next compile now, while nobody waits: most
+    likely the same toolchain and lane as the one just done (worker/prestart.py)."""
+    try:
+        compiler.prepare_sandbox(go or None, lane_limits(lane))
+    except Exception:  # the next compile starts its own sandbox, as without
+        log.exception("could not start a sandbox ahead")
 
 
 @shared_task(name="worker.format", acks_late=False, ignore_result=False)

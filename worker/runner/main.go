@@ -29,6 +29,18 @@
 //
 // The exit status is the compiler's; 128+N when a signal N ended it (as bubblewrap
 // reports it), and then nothing is printed after the compiler's output.
+//
+//	ee-runner -request
+//
+// reads the same settings, the command and the source files from stdin instead, as one
+// JSON object, and waits for it: a sandbox started ahead of the work it will do (the
+// worker keeps one ready, worker/prestart.py), whose namespaces and mounts are built
+// while nobody waits. The files are written to a new directory in the sandbox's private
+// /tmp and the command runs there, with the given environment and no stdin:
+//
+//	{"marker": HEX, "logopt": DIR, "codes": [...], "dir": "/tmp/NAME",
+//	 "files": [{"name": "main.go", "text": "..."}], "env": ["K=V", ...], "argv": [...]}
+//
 // Built with the toolchain's own go (CGO_ENABLED=0): a static binary, standard library
 // only, since the sandbox has no libc and no shell.
 package main
@@ -63,12 +75,31 @@ func run() int {
 	codes := flag.String("codes", "", "comma-separated diagnostic codes to keep (default: all)")
 	collect := flag.String("collect", "", "DIR:GLOB: files in DIR matching GLOB to print after the logs")
 	collectMax := flag.Int64("collect-max", 20<<20, "largest collected file printed, in bytes")
+	fromStdin := flag.Bool("request", false, "read the settings, command and files from stdin (JSON)")
 	flag.Parse()
-	args := flag.Args()
+	var cmd *exec.Cmd
+	var keepCodes []string
+	if *fromStdin {
+		req, err := readRequest(os.Stdin)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ee-runner: %v\n", err)
+			return 125
+		}
+		*marker, *dir, keepCodes = req.Marker, req.Logopt, req.Codes
+		cmd = exec.Command(req.Argv[0], req.Argv[1:]...)
+		cmd.Dir, cmd.Env = req.Dir, req.Env // stdin: the null device
+	} else {
+		args := flag.Args()
+		if len(args) == 0 {
+			return usage()
+		}
+		keepCodes = strings.Split(*codes, ",")
+		cmd = exec.Command(args[0], args[1:]...)
+		cmd.Stdin = os.Stdin
+	}
 	collectDir, collectGlob, collectOK := parseCollect(*collect)
-	if !markerRE.MatchString(*marker) || len(args) == 0 || !collectOK {
-		fmt.Fprintln(os.Stderr, "usage: ee-runner -marker HEX [-logopt DIR] [-codes a,b] [-collect DIR:GLOB [-collect-max N]] -- command args...")
-		return 125
+	if !markerRE.MatchString(*marker) || !collectOK {
+		return usage()
 	}
 	if collectDir != "" {
 		if err := os.MkdirAll(collectDir, 0o700); err != nil {
@@ -77,17 +108,16 @@ func run() int {
 		}
 	}
 	keep := map[string]bool{}
-	for _, c := range strings.Split(*codes, ",") {
+	for _, c := range keepCodes {
 		if c != "" {
 			keep[c] = true
 		}
 	}
 
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	err := cmd.Run()
 	if cmd.ProcessState == nil {
-		fmt.Fprintf(os.Stderr, "ee-runner: cannot run %s: %v\n", args[0], err)
+		fmt.Fprintf(os.Stderr, "ee-runner: cannot run %s: %v\n", cmd.Path, err)
 		return 127
 	}
 	status, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
@@ -108,6 +138,64 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "ee-runner: %v\n", err)
 	}
 	return status.ExitStatus()
+}
+
+func usage() int {
+	fmt.Fprintln(os.Stderr, "usage: ee-runner -marker HEX [-logopt DIR] [-codes a,b] [-collect DIR:GLOB [-collect-max N]] -- command args...")
+	fmt.Fprintln(os.Stderr, "       ee-runner -request < request.json")
+	return 125
+}
+
+// request is what -request reads from stdin.
+type request struct {
+	Marker string   `json:"marker"`
+	Logopt string   `json:"logopt"`
+	Codes  []string `json:"codes"`
+	Dir    string   `json:"dir"`
+	Files  []struct {
+		Name string `json:"name"`
+		Text string `json:"text"`
+	} `json:"files"`
+	Env  []string `json:"env"`
+	Argv []string `json:"argv"`
+}
+
+// maxRequest bounds what -request reads: the worker's largest input is far smaller.
+const maxRequest = 64 << 20
+
+// readRequest reads and checks a request, and writes its files into its directory
+// (a new one directly under /tmp; each file a plain name in it).
+func readRequest(in io.Reader) (*request, error) {
+	data, err := io.ReadAll(io.LimitReader(in, maxRequest+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading the request: %v", err)
+	}
+	if len(data) > maxRequest {
+		return nil, errors.New("the request is too large")
+	}
+	var req request
+	if err := json.Unmarshal(data, &req); err != nil {
+		return nil, fmt.Errorf("the request is not valid JSON: %v", err)
+	}
+	if len(req.Argv) == 0 || req.Logopt == "" {
+		return nil, errors.New("the request names no command or no log directory")
+	}
+	if filepath.Dir(req.Dir) != "/tmp" || filepath.Clean(req.Dir) != req.Dir {
+		return nil, fmt.Errorf("the request's directory %q is not a new directory in /tmp", req.Dir)
+	}
+	if err := os.Mkdir(req.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, f := range req.Files {
+		if f.Name == "" || f.Name == "." || f.Name == ".." || strings.ContainsAny(f.Name, "/\x00") {
+			return nil, fmt.Errorf("the request's file name %q is not a plain name", f.Name)
+		}
+		path := filepath.Join(req.Dir, f.Name)
+		if err := os.WriteFile(path, []byte(f.Text), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return &req, nil
 }
 
 // printLogs frames each regular *.json file under dir, in lexical order.
