@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from explorer.api import CompilationOut
+from tests.conftest import WorkerProcess
 from tests.httpclient import compile_and_wait, request
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -144,20 +145,49 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
+def waiting_sandboxes(worker: WorkerProcess, at_least: int = 1) -> list[int]:
+    """The runners waiting for a request (``ee-runner -request``) under the worker's pool
+    processes, once there are ``at_least`` (within 10 s)."""
+    deadline, waiting = time.monotonic() + 10, []
+    while len(waiting) < at_least and time.monotonic() < deadline:
+        waiting = [
+            pid
+            for pool in worker.pool_pids()
+            for pid in descendants(pool)
+            if cmdline(pid)[-2:] == ["-request", ""] and cmdline(pid)[0].endswith("/ee-runner")
+        ]
+        time.sleep(0.05)
+    if os.geteuid() == 0:
+        assert all(Path(f"/proc/{pid}").stat().st_uid == 65534 for pid in waiting)  # as nobody
+    return waiting
+
+
 def test_after_a_compile_its_worker_process_has_the_next_sandbox_started(live_server_url, celery_worker):
     """worker/prestart.py: the pool process that compiled starts its next sandbox after
     storing the result; its runner waits there for a request, within the lane's limits."""
     result = compile_and_wait(live_server_url, {"source": PROGRAM + "\n// started ahead\n"})
     assert result["status"] == "done"
-    deadline, waiting = time.monotonic() + 10, []
-    while not waiting and time.monotonic() < deadline:
-        waiting = [
-            pid
-            for pool in celery_worker.pool_pids()
-            for pid in descendants(pool)
-            if cmdline(pid)[-2:] == ["-request", ""] and cmdline(pid)[0].endswith("/ee-runner")
-        ]
-        time.sleep(0.05)
-    assert waiting, "no sandbox waits in a fast-lane pool process after its compile"
-    if os.geteuid() == 0:
-        assert all(Path(f"/proc/{pid}").stat().st_uid == 65534 for pid in waiting)  # as nobody
+    assert waiting_sandboxes(celery_worker), "no sandbox waits in a fast-lane pool process after its compile"
+
+
+def test_a_new_worker_of_a_compile_lane_starts_a_sandbox_per_pool_process_before_any_job(broker, tmp_path):
+    worker = WorkerProcess(tmp_path / "slow.log", broker, "ee.slow", 2).start()
+    try:
+        assert len(waiting_sandboxes(worker, at_least=2)) == 2
+        (pool, _) = worker.pool_pids()
+        its_sandbox = descendants(pool)
+        assert its_sandbox
+        os.kill(pool, 9)  # a pool process lost: its sandbox ends with it (--die-with-parent)
+        deadline = time.monotonic() + 10
+        while any(cmdline(pid) for pid in its_sandbox) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [pid for pid in its_sandbox if cmdline(pid)]
+        assert len(waiting_sandboxes(worker, at_least=2)) == 2  # and its replacement starts one
+    finally:
+        worker.stop()
+    run_lane = WorkerProcess(tmp_path / "run.log", broker, "ee.run", 1).start()
+    try:
+        time.sleep(1)
+        assert waiting_sandboxes(run_lane, at_least=0) == []  # a run lane compiles nothing
+    finally:
+        run_lane.stop()

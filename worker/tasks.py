@@ -314,6 +314,22 @@ def consume_per_toolchain(sender=None, instance=None, **kwargs):
         if name in bases:
             for tc in toolchains.installed():
                 queues.select_add(f"{name}.go{tc.version}")
+    # The compile lane this worker serves, if one: its pool processes start their first
+    # sandbox ahead (prepare_first_compile), the pool being forked after this.
+    global _compile_lane
+    lanes = [lane for lane, queue in settings.LANE_QUEUES.items() if queue in chosen and lane != "run"]
+    _compile_lane = lanes[0] if len(lanes) == 1 else ""
+
+
+_compile_lane = ""
+
+
+@signals.worker_process_init.connect
+def prepare_first_compile(**kwargs):
+    """A new pool process of a worker serving one compile lane starts the sandbox of its
+    first compile (the newest toolchain, as most compiles ask) before any job comes."""
+    if _compile_lane:
+        prepare_next_compile("", _compile_lane)
 
 
 @signals.worker_process_init.connect
