@@ -221,6 +221,10 @@ def bench_end_to_end(programs: dict[str, str]) -> None:
                 times.append((time.perf_counter() - start) * 1000)
                 posted.append((sent, sent + times[-1] / 1000, job["id"]))
                 assert job["status"] == "done", job
+                # A pause, as between a developer's two submissions: the worker starts its
+                # next sandbox after each job (worker/prestart.py), and the floor compile of
+                # the next pair would otherwise share the two cores with that start.
+                time.sleep(0.05)
             print(f"{name:10} POST wait=10 -> done {median_ms(times)}{ratio(name, times)}")
             paired = statistics.median(times) / statistics.median(floors)
             print(f"{name:10}   beside a floor of  {median_ms(floors)}  = {paired:.2f} x that floor (paired runs)")
