@@ -210,6 +210,8 @@ MAX_QUEUE_SECONDS = _env_float("EXPLORER_MAX_QUEUE_SECONDS", 600.0)  # then it f
 # A queued job whose toolchain no live worker serves fails (expired) after this long.
 UNSERVED_SECONDS = _env_float("EXPLORER_UNSERVED_SECONDS", 60.0)
 RECONCILE_SECONDS = _env_float("EXPLORER_RECONCILE_SECONDS", 5.0)  # 0: no reconciler thread in workers
+# Each compile-lane pool process keeps its next compile's sandbox started (worker/prestart.py).
+SANDBOX_AHEAD = _env_bool("EXPLORER_SANDBOX_AHEAD", True)
 RESULT_WRITE_SECONDS = _env_float("EXPLORER_RESULT_WRITE_SECONDS", 90.0)  # a worker retries storing a result
 
 # --- big programs' pages (explorer/bigpage.py) ----------------------------------------------

@@ -186,8 +186,11 @@ def test_a_new_worker_of_a_compile_lane_starts_a_sandbox_per_pool_process_before
     finally:
         worker.stop()
     run_lane = WorkerProcess(tmp_path / "run.log", broker, "ee.run", 1).start()
+    turned_off = WorkerProcess(tmp_path / "off.log", broker, "ee.slow", 1, {"EXPLORER_SANDBOX_AHEAD": "0"}).start()
     try:
         time.sleep(1)
         assert waiting_sandboxes(run_lane, at_least=0) == []  # a run lane compiles nothing
+        assert waiting_sandboxes(turned_off, at_least=0) == []
     finally:
         run_lane.stop()
+        turned_off.stop()

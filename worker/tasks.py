@@ -208,7 +208,10 @@ def run_next(self, lane: str, go: str = "") -> int:
 
 def prepare_next_compile(go: str, lane: str) -> None:
     """Start the sandbox of this process's next compile now, while nobody waits: most
-    likely the same toolchain and lane as the one just done (worker/prestart.py)."""
+    likely the same toolchain and lane as the one just done (worker/prestart.py);
+    EXPLORER_SANDBOX_AHEAD=0 turns it off."""
+    if not settings.SANDBOX_AHEAD:
+        return
     try:
         compiler.prepare_sandbox(go or None, lane_limits(lane))
     except Exception:  # the next compile starts its own sandbox, as without
