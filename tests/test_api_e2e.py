@@ -1,5 +1,6 @@
 """End to end through the HTTP API: real Redis, real Celery worker, real Go compiler."""
 
+import json
 import os
 import time
 from pathlib import Path
@@ -154,7 +155,7 @@ def waiting_sandboxes(worker: WorkerProcess, at_least: int = 1) -> list[int]:
             pid
             for pool in worker.pool_pids()
             for pid in descendants(pool)
-            if cmdline(pid)[-2:] == ["-request", ""] and cmdline(pid)[0].endswith("/ee-runner")
+            if cmdline(pid)[1:2] == ["-request"] and cmdline(pid)[0].endswith("/ee-runner")
         ]
         time.sleep(0.05)
     if os.geteuid() == 0:
@@ -167,7 +168,14 @@ def test_after_a_compile_its_worker_process_has_the_next_sandbox_started(live_se
     storing the result; its runner waits there for a request, within the lane's limits."""
     result = compile_and_wait(live_server_url, {"source": PROGRAM + "\n// started ahead\n"})
     assert result["status"] == "done"
-    assert waiting_sandboxes(celery_worker), "no sandbox waits in a fast-lane pool process after its compile"
+    waiting = waiting_sandboxes(celery_worker)
+    assert waiting, "no sandbox waits in a fast-lane pool process after its compile"
+    # With the compiler of a program shaped as the last one (main.go of package main) started.
+    plans = [json.loads(cmdline(pid)[3]) for pid in waiting if cmdline(pid)[2:3] == ["-ahead"]]
+    assert plans and all(plan["files"] == [{"name": "main.go"}] for plan in plans)
+    assert all(plan["argv"][plan["argv"].index("-p") + 1] == "main" for plan in plans)
+    compilers = [pid for pool in celery_worker.pool_pids() for pid in descendants(pool) if "-p" in cmdline(pid)]
+    assert compilers and all(cmdline(pid)[0].endswith("/compile") for pid in compilers)
 
 
 def test_a_new_worker_of_a_compile_lane_starts_a_sandbox_per_pool_process_before_any_job(broker, tmp_path):

@@ -1,6 +1,8 @@
-"""A compile sandbox started ahead (worker/prestart.py, the runner's ``-request`` mode):
-the same compile as in a sandbox started for it, the same walls, its limits counted from
-the hand-over, used once and only for the settings it was started with."""
+"""A compile sandbox started ahead (worker/prestart.py, the runner's ``-request`` mode),
+with or without the compiler started in it (``-ahead``): the same compile as in a
+sandbox started for it, the same walls, its limits counted from the hand-over, used once
+and only for the settings it was started with; a compiler started for another shape of
+program is ended and the request run whole."""
 
 from __future__ import annotations
 
@@ -84,6 +86,68 @@ def test_a_compile_in_a_sandbox_started_ahead_is_the_same_as_in_a_new_one(hand_o
     assert comparable(ahead) == comparable(cold)
 
 
+def handed(hand_overs: list[bytes]) -> list[str]:
+    """How each hand-over ran: "ahead" (the files' text for the compiler started ahead) or "whole"."""
+    return ["ahead" if json.loads(given).get("ahead") else "whole" for given in hand_overs]
+
+
+ONE_FILE = "package main\n\nfunc f() *int { x := 1; return &x }\n\nfunc main() { println(*f()) }\n"
+
+
+def test_a_program_of_the_planned_shape_goes_to_the_compiler_started_ahead(hand_overs):
+    request = CompileRequest(split_files(ONE_FILE))
+    cold = compile_request(request)
+    compiler.prepare_sandbox(None, request.limits)  # the default shape: one main.go of package main
+    (ready,) = prestart._ready.values()
+    assert ready.ahead["files"] == [{"name": "main.go"}] and "-p" in ready.ahead["argv"]
+    ahead = compile_request(CompileRequest(split_files(ONE_FILE)))
+    assert handed(hand_overs) == ["ahead"]
+    assert set(json.loads(hand_overs[0])) == {"ahead", "files"}  # nothing but the text is sent
+    assert any(d.message == "moved to heap: x" for d in ahead.diagnostics)
+    assert comparable(ahead) == comparable(cold)
+
+
+def test_another_package_or_other_settings_run_whole_and_read_the_same(hand_overs):
+    other_package = ONE_FILE.replace("package main", "package lib").replace("func main() { println(*f()) }", "")
+    for source, groups in ((other_package, compiler.DIAGNOSTIC_GROUPS), (ONE_FILE, ("escape",))):
+        cold = compile_request(CompileRequest(split_files(source), groups=groups))
+        compiler.prepare_sandbox(None, sandbox.Limits())
+        whole = compile_request(CompileRequest(split_files(source), groups=groups))
+        assert comparable(whole) == comparable(cold)
+    assert handed(hand_overs) == ["whole", "whole"]
+
+
+def test_the_last_programs_shape_is_planned_with_many_files_and_a_big_one(hand_overs):
+    """Thirteen files (the compiler opens at most 11 at a time) and one of 100 KB (past a
+    pipe's 64 KiB): each is written as the compiler opens it."""
+    from scripts.bench import large_program
+
+    files = {f"f{i:02}.go": f"package main\n\nfunc g{i}(n int) *int {{ return &n }}\n" for i in range(12)}
+    files["main.go"] = large_program(30) + "// a comment to make it long\n" * 3500
+    assert len(files["main.go"]) > 100_000
+    source = "".join(f"-- {name} --\n{text}" for name, text in files.items())
+    request = CompileRequest(split_files(source))
+    cold = compile_request(request)
+    compiler.prepare_sandbox(None, request.limits, like=request)
+    ahead = compile_request(CompileRequest(split_files(source)))
+    assert handed(hand_overs) == ["ahead"]
+    assert cold.status == "ok", cold.errors
+    assert comparable(ahead) == comparable(cold)
+
+
+def test_a_compiler_started_ahead_that_ends_before_reading_its_files_does_not_hang_the_run():
+    tc = toolchains.get(None)
+    limits = dataclasses.replace(sandbox.Limits(), wall_seconds=10)
+    plan = compiler._ahead_plan(tc, CompileRequest(split_files(ONE_FILE), limits=limits))
+    plan["argv"].insert(1, "-no-such-flag")
+    assert prestart.prepare(tc, limits, plan)
+    ready = prestart.take(tc, limits)
+    text = {"ahead": True, "files": [{"name": "main.go", "text": "package main\n" + "// padding\n" * 20000}]}
+    result = ready.sandbox.hand_over(json.dumps(text).encode())
+    assert not result.limit, "the runner waited for a reader that had ended"
+    assert result.returncode == 2 and "flag provided but not defined: -no-such-flag" in result.stderr
+
+
 def test_a_big_program_is_read_while_it_compiles_as_in_a_new_sandbox(hand_overs):
     from scripts.bench import large_program
 
@@ -123,9 +187,9 @@ def test_one_started_with_other_limits_is_not_taken(hand_overs):
 def test_one_that_ended_before_its_use_is_not_used_and_the_compile_still_runs(hand_overs):
     compiler.prepare_sandbox(None, sandbox.Limits())
     (ready,) = prestart._ready.values()
-    os.kill(ready.pid, 9)
+    os.kill(ready.sandbox.pid, 9)
     deadline = time.monotonic() + 5
-    while ready.waiting() and time.monotonic() < deadline:
+    while ready.sandbox.waiting() and time.monotonic() < deadline:
         time.sleep(0.01)
     done = compile_request(CompileRequest(split_files(PROGRAM)))
     assert done.status == "ok" and hand_overs == []

@@ -167,29 +167,58 @@ def runner_argv(tc: toolchains.Toolchain, compile_argv: list[str], marker: str) 
 
 def runner_request(
     compile_argv: list[str], marker: str, env: dict[str, str], workdir: Path, files: list[SourceFile]
-) -> bytes:
-    """What a sandbox started ahead (worker/prestart.py) reads on stdin: the runner's
-    settings as :func:`runner_argv` gives them, the compiler's argv and environment, and
-    the sources as :func:`write_sources` writes them, for the runner to write into
-    ``workdir`` (a new directory in the sandbox's private /tmp)."""
-    return json.dumps(
-        {
-            "marker": marker,
-            "logopt": LOGOPT_DIR,
-            "codes": list(logopt_parse.CODES),
-            "dir": str(workdir),
-            "files": [{"name": f.name, "text": line_directives.neutralize(f.text)} for f in files],
-            "env": [f"{key}={value}" for key, value in env.items()],
-            "argv": compile_argv,
-        }
-    ).encode("utf-8")
+) -> dict:
+    """What a sandbox started ahead (worker/prestart.py) reads on stdin, as JSON: the
+    runner's settings as :func:`runner_argv` gives them, the compiler's argv and
+    environment, and the sources as :func:`write_sources` writes them, for the runner to
+    write into ``workdir`` (a new directory in the sandbox's private /tmp)."""
+    return {
+        "marker": marker,
+        "logopt": LOGOPT_DIR,
+        "codes": list(logopt_parse.CODES),
+        "dir": str(workdir),
+        "files": [{"name": f.name, "text": line_directives.neutralize(f.text)} for f in files],
+        "env": [f"{key}={value}" for key, value in env.items()],
+        "argv": compile_argv,
+    }
 
 
-def prepare_sandbox(go: str | None, limits: sandbox.Limits) -> bool:
+def same_run(plan: dict, request: dict) -> bool:
+    """Is ``request`` the run ``plan`` (an -ahead request) started, but for the files' text?"""
+    names = [f["name"] for f in request["files"]]
+    return names == [f["name"] for f in plan["files"]] and all(
+        plan[key] == request[key] for key in ("marker", "logopt", "codes", "dir", "env", "argv")
+    )
+
+
+def prepare_sandbox(go: str | None, limits: sandbox.Limits, like: CompileRequest | None = None) -> bool:
     """Start the sandbox of a next compile with toolchain ``go`` (None: the newest) within
-    ``limits`` ahead of it (worker/prestart.py); False when none was started."""
+    ``limits`` ahead of it (worker/prestart.py), and in it the compiler with the argv a
+    compile shaped as ``like`` would have (its files' names and package, its settings; by
+    default one main.go of package main with the default settings), waiting for the files'
+    text. False when no sandbox was started."""
     tc = toolchains.get(go)
-    return tc is not None and prestart.prepare(tc, limits)
+    if tc is None:
+        return False
+    like = like or CompileRequest([SourceFile("main.go", "package main\n")], limits=limits)
+    try:
+        plan = _ahead_plan(tc, like)
+    except InvalidInput:  # settings this toolchain cannot compile: the sandbox alone
+        plan = None
+    return prestart.prepare(tc, limits, plan)
+
+
+def _ahead_plan(tc: toolchains.Toolchain, like: CompileRequest) -> dict | None:
+    from . import modules
+
+    if like.goarch not in tc.goarches() or modules.is_module(like.files, like.other_files) or not like.files:
+        return None
+    workdir = Path(f"/tmp/ee-src-{secrets.token_hex(8)}")
+    env = compiler_env(tc, like.goarch, like.options, like.limits.memory_bytes)
+    argv = compiler_argv(tc, like, resolve_lang(tc, like.lang), workdir)
+    plan = runner_request(argv, logopt_parse.new_marker(), env, workdir, like.files)
+    plan["files"] = [{"name": f["name"]} for f in plan["files"]]
+    return plan
 
 
 def compiler_env(
@@ -294,18 +323,24 @@ def compile_request(req: CompileRequest) -> Analysis:
             f"Go {tc.version} has no compiler runner at {tc.runner}: "
             f"run python -m worker.toolchains install {tc.version}"
         )
-    marker = logopt_parse.new_marker()
     env = compiler_env(tc, req.goarch, req.options, req.limits.memory_bytes)
     ready = prestart.take(tc, req.limits)
+    plan = ready.ahead if ready else None
+    marker = plan["marker"] if plan else logopt_parse.new_marker()
     # The sources' directory: in the private /tmp of a sandbox started ahead, which the
     # runner writes them to, else a host directory bound read-only into a new sandbox.
-    workdir = Path(f"/tmp/ee-src-{secrets.token_hex(8)}") if ready else Path(tempfile.mkdtemp(prefix="ee-src-"))
+    if plan:
+        workdir = Path(plan["dir"])
+    else:
+        workdir = Path(f"/tmp/ee-src-{secrets.token_hex(8)}") if ready else Path(tempfile.mkdtemp(prefix="ee-src-"))
     # Read while it compiles (a big program), its paths cut as the whole output's are.
     stream = streaming.for_request(marker, lambda text: rewrite_paths(text, workdir), req.goarch, req.files)
     on_stdout = stream.feed_bytes if stream else None
     if ready:
         request = runner_request(compiler_argv(tc, req, lang, workdir), marker, env, workdir, req.files)
-        result = ready.hand_over(request, on_stdout)
+        if plan and same_run(plan, request):  # the compiler started ahead waits for these files
+            request = {"ahead": True, "files": request["files"]}
+        result = ready.sandbox.hand_over(json.dumps(request).encode("utf-8"), on_stdout)
     else:
         try:
             write_sources(workdir, req.files)

@@ -141,8 +141,9 @@ def measure_outcome(measurement) -> Outcome:
     return Outcome({"status": "done", "failure": "", "error": "", "result_gz": packed})
 
 
-def run_job(job) -> str:
-    """Run one claimed job to its end (done, failed or moved to the slow lane)."""
+def run_job(job) -> tuple[str, object]:
+    """Run one claimed job to its end (done, failed or moved to the slow lane); returns how
+    it ended and its target (None when it was deleted meanwhile)."""
     from explorer import jobs
     from explorer.models import Job
 
@@ -150,7 +151,7 @@ def run_job(job) -> str:
     target = jobs.target_of(job)
     if target is None:  # deleted meanwhile (pruned): nothing to do
         jobs.finish(job, {})
-        return "missing"
+        return "missing", None
     if job.kind == Job.Kind.COMPILE:
         outcome = compile_outcome(target, job.lane)
     elif job.kind == Job.Kind.RUN:
@@ -180,7 +181,7 @@ def run_job(job) -> str:
             "ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
-    return result
+    return result, target
 
 
 @shared_task(name="worker.run_next", bind=True, acks_late=True, ignore_result=True)
@@ -199,21 +200,29 @@ def run_next(self, lane: str, go: str = "") -> int:
     job = jobs.with_database_retries(lambda: jobs.claim(lane, jobs.worker_id(), self.request.id or "", go=go or None))
     if job is None:
         return 0
-    run_job(job)
+    _, target = run_job(job)
     jobs.wake_if_owed(lane, job.go)
     if job.kind == job.Kind.COMPILE:
-        prepare_next_compile(job.go, lane)
+        prepare_next_compile(job.go, lane, target)
     return 1
 
 
-def prepare_next_compile(go: str, lane: str) -> None:
+def prepare_next_compile(go: str, lane: str, like=None) -> None:
     """Start the sandbox of this process's next compile now, while nobody waits: most
-    likely the same toolchain and lane as the one just done (worker/prestart.py);
-    EXPLORER_SANDBOX_AHEAD=0 turns it off."""
+    likely the same toolchain and lane as the one just done, and a program of the same
+    shape as ``like`` (a Compilation: its files' names, package and settings), whose
+    compiler is started too (worker/prestart.py). EXPLORER_SANDBOX_AHEAD=0 turns it off."""
     if not settings.SANDBOX_AHEAD:
         return
     try:
-        compiler.prepare_sandbox(go or None, lane_limits(lane))
+        limits = lane_limits(lane)
+        shape = None
+        if like is not None:
+            try:
+                shape = request_of(like, like.group_list, limits)
+            except InvalidInput:  # a stored source that no longer splits: the default shape
+                shape = None
+        compiler.prepare_sandbox(go or None, limits, shape)
     except Exception:  # the next compile starts its own sandbox, as without
         log.exception("could not start a sandbox ahead")
 

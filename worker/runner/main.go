@@ -41,6 +41,13 @@
 //	{"marker": HEX, "logopt": DIR, "codes": [...], "dir": "/tmp/NAME",
 //	 "files": [{"name": "main.go", "text": "..."}], "env": ["K=V", ...], "argv": [...]}
 //
+// With -ahead (the same object without the files' text), that command is started at
+// once, its files named pipes in its directory: the compiler starts and reads its
+// settings and the standard library's import configuration while nobody waits, then
+// waits in its first read of a source file. A request {"ahead": true, "files": [...]}
+// with the same file names gives it their text; any other request ends it and is run
+// as above (see request.go).
+//
 // Built with the toolchain's own go (CGO_ENABLED=0): a static binary, standard library
 // only, since the sandbox has no libc and no shell.
 package main
@@ -76,18 +83,19 @@ func run() int {
 	collect := flag.String("collect", "", "DIR:GLOB: files in DIR matching GLOB to print after the logs")
 	collectMax := flag.Int64("collect-max", 20<<20, "largest collected file printed, in bytes")
 	fromStdin := flag.Bool("request", false, "read the settings, command and files from stdin (JSON)")
+	aheadSpec := flag.String("ahead", "", "with -request: a request without the files' text whose command starts now (JSON)")
 	flag.Parse()
 	var cmd *exec.Cmd
+	var wait func() error
 	var keepCodes []string
 	if *fromStdin {
-		req, err := readRequest(os.Stdin)
+		run, err := fromRequest(os.Stdin, *aheadSpec)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "ee-runner: %v\n", err)
 			return 125
 		}
-		*marker, *dir, keepCodes = req.Marker, req.Logopt, req.Codes
-		cmd = exec.Command(req.Argv[0], req.Argv[1:]...)
-		cmd.Dir, cmd.Env = req.Dir, req.Env // stdin: the null device
+		*marker, *dir, keepCodes = run.marker, run.logopt, run.codes
+		cmd, wait = run.cmd, run.wait
 	} else {
 		args := flag.Args()
 		if len(args) == 0 {
@@ -95,7 +103,8 @@ func run() int {
 		}
 		keepCodes = strings.Split(*codes, ",")
 		cmd = exec.Command(args[0], args[1:]...)
-		cmd.Stdin = os.Stdin
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+		wait = cmd.Run
 	}
 	collectDir, collectGlob, collectOK := parseCollect(*collect)
 	if !markerRE.MatchString(*marker) || !collectOK {
@@ -114,8 +123,7 @@ func run() int {
 		}
 	}
 
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	err := cmd.Run()
+	err := wait()
 	if cmd.ProcessState == nil {
 		fmt.Fprintf(os.Stderr, "ee-runner: cannot run %s: %v\n", cmd.Path, err)
 		return 127
@@ -142,60 +150,8 @@ func run() int {
 
 func usage() int {
 	fmt.Fprintln(os.Stderr, "usage: ee-runner -marker HEX [-logopt DIR] [-codes a,b] [-collect DIR:GLOB [-collect-max N]] -- command args...")
-	fmt.Fprintln(os.Stderr, "       ee-runner -request < request.json")
+	fmt.Fprintln(os.Stderr, "       ee-runner -request [-ahead JSON] < request.json")
 	return 125
-}
-
-// request is what -request reads from stdin.
-type request struct {
-	Marker string   `json:"marker"`
-	Logopt string   `json:"logopt"`
-	Codes  []string `json:"codes"`
-	Dir    string   `json:"dir"`
-	Files  []struct {
-		Name string `json:"name"`
-		Text string `json:"text"`
-	} `json:"files"`
-	Env  []string `json:"env"`
-	Argv []string `json:"argv"`
-}
-
-// maxRequest bounds what -request reads: the worker's largest input is far smaller.
-const maxRequest = 64 << 20
-
-// readRequest reads and checks a request, and writes its files into its directory
-// (a new one directly under /tmp; each file a plain name in it).
-func readRequest(in io.Reader) (*request, error) {
-	data, err := io.ReadAll(io.LimitReader(in, maxRequest+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the request: %v", err)
-	}
-	if len(data) > maxRequest {
-		return nil, errors.New("the request is too large")
-	}
-	var req request
-	if err := json.Unmarshal(data, &req); err != nil {
-		return nil, fmt.Errorf("the request is not valid JSON: %v", err)
-	}
-	if len(req.Argv) == 0 || req.Logopt == "" {
-		return nil, errors.New("the request names no command or no log directory")
-	}
-	if filepath.Dir(req.Dir) != "/tmp" || filepath.Clean(req.Dir) != req.Dir {
-		return nil, fmt.Errorf("the request's directory %q is not a new directory in /tmp", req.Dir)
-	}
-	if err := os.Mkdir(req.Dir, 0o755); err != nil {
-		return nil, err
-	}
-	for _, f := range req.Files {
-		if f.Name == "" || f.Name == "." || f.Name == ".." || strings.ContainsAny(f.Name, "/\x00") {
-			return nil, fmt.Errorf("the request's file name %q is not a plain name", f.Name)
-		}
-		path := filepath.Join(req.Dir, f.Name)
-		if err := os.WriteFile(path, []byte(f.Text), 0o644); err != nil {
-			return nil, err
-		}
-	}
-	return &req, nil
 }
 
 // printLogs frames each regular *.json file under dir, in lexical order.
