@@ -1,6 +1,8 @@
 """One subscription per web process to the workers' "finished" announcements.
 
-Workers publish ``ee:done:<kind>`` with the finished work's id (jobs.notify). Instead of
+Workers publish ``ee:done:<kind>`` with the finished work's id, and its final status when
+they just stored it ("<id> <status>", jobs.notify): a woken event carries it as ``status``
+("" when unknown; a waiter then reads the database). Instead of
 every waiting request opening its own Redis connection and subscription, a daemon thread
 of the process listens once and wakes the requests waiting for that id (a
 ``threading.Event`` each). While Redis is unreachable, ``connected`` is clear and the
@@ -66,10 +68,12 @@ class DoneListener:
             self._thread = threading.Thread(target=self._run, name="ee-done-listener", daemon=True)
             self._thread.start()
 
-    def _wake(self, key: tuple[str, str]) -> None:
+    def _wake(self, channel_name: str, data: str) -> None:
+        target, _, status = data.partition(" ")
         with self._lock:
-            events = list(self._waiters.get(key, ()))
+            events = list(self._waiters.get((channel_name, target), ()))
         for event in events:
+            event.status = status
             event.set()
 
     def _wake_all(self) -> None:
@@ -91,7 +95,7 @@ class DoneListener:
                 while broker.broker_url() == url:
                     message = pubsub.get_message(timeout=1.0)
                     if message and message.get("type") == "message":
-                        self._wake((message["channel"], message["data"]))
+                        self._wake(message["channel"], message["data"])
             except broker.ERRORS as exc:
                 log.debug("done listener: %s", exc)
             except Exception:  # never let the thread die: waiting requests would poll forever

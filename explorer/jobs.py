@@ -273,7 +273,7 @@ def finish(job: Job, fields: dict[str, Any]) -> bool:
         return stored
 
     stored = with_database_retries(write)
-    notify(job)
+    notify(job, fields.get("status", "") if stored else "")
     return bool(stored)
 
 
@@ -363,16 +363,19 @@ def lost_task(task_id: str, why: str) -> int:
     return count
 
 
-def notify(job: Job) -> None:
+def notify(job: Job, status: str = "") -> None:
     """The job ended: its place in the queue is free again (explorer/admission.py) and the
     web processes waiting for its target are woken (explorer/submissions.wait_for), in one
-    Redis round trip. Best effort: the member expires (the reconciler's resync removes it
+    Redis round trip. ``status``: the target's final status as just stored, sent along
+    ("<target> <status>") so that a waiter needing nothing more need not read it back
+    (done_listener). Best effort: the member expires (the reconciler's resync removes it
     sooner) and a waiter's next look finds the target ended."""
+    message = f"{job.target} {status}" if status else job.target
     try:
         broker.call(
             lambda c: (
                 admission.release_commands(c.pipeline(), job.member, job.client)
-                .publish(done_listener.channel(job.kind), job.target)
+                .publish(done_listener.channel(job.kind), message)
                 .execute()
             )
         )

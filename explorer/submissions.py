@@ -37,6 +37,7 @@ from .models import (
 )
 
 log = logging.getLogger("explorer.submissions")
+FINISHED_STATUSES = (Status.DONE, Status.FAILED)
 
 GO_VERSION_RE = re.compile(r"[0-9]{1,2}\.[0-9]{1,3}(?:\.[0-9]{1,3})?")
 MAX_GROUPS = 16
@@ -337,7 +338,9 @@ def wait_for(
 
 def _wait(work: Compilation | SSADump | Measurement, deadline: float, result: bool = True) -> None:
     """Re-read ``work`` whenever a worker announces it finished (done_listener), at least
-    every 0.5 s anyway, and every 50 ms while the announcements cannot be heard."""
+    every 0.5 s anyway, and every 50 ms while the announcements cannot be heard. A wait for
+    the status alone (``result`` false) takes the status the announcement carries, stored
+    before it was sent, instead of reading it back."""
     kind = {Compilation: Job.Kind.COMPILE, SSADump: Job.Kind.SSA, Measurement: Job.Kind.RUN}[type(work)]
     target = str(work.pk)
     listener = done_listener.listener()
@@ -349,6 +352,10 @@ def _wait(work: Compilation | SSADump | Measurement, deadline: float, result: bo
                 return
             if listener.connected.is_set() or listener.connected.wait(min(0.05, remaining)):
                 event.wait(min(0.5, deadline - time.monotonic()))
+                announced = getattr(event, "status", "")
+                if not result and announced in FINISHED_STATUSES:  # as stored: no need to read it back
+                    work.status = announced
+                    return
                 event.clear()
     finally:
         listener.unregister(kind, target, event)
