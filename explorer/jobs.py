@@ -70,8 +70,7 @@ def lease_seconds(lane: str) -> float:
 
 
 def target_of(job: Job) -> Compilation | SSADump | Measurement | None:
-    model = TARGETS[job.kind]
-    return model.objects.filter(pk=_pk(job)).first()
+    return statements.load(TARGETS[job.kind], _pk(job))  # the ORM's query, compiled once
 
 
 def _pk(job: Job) -> Any:

@@ -83,3 +83,34 @@ def test_finishing_deletes_only_its_job(fresh_queue):  # noqa: F811
     assert Job.objects.count() == 1
     assert Compilation.objects.get(pk=first.target).status == Status.DONE
     assert statements.delete(Job, first.pk) == 0  # gone already
+
+
+def fields_of(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def test_a_target_loads_as_the_orm_loads_it(fresh_queue):  # noqa: F811
+    """jobs.target_of: every field, converted as the ORM converts it (aware datetimes,
+    bytes, choices), for each kind of target; None when it is gone."""
+    from django.utils import timezone
+
+    from explorer.models import Measurement, SSADump, compress_analysis
+
+    comp = submissions.submit(program(99), client=ALICE)
+    Compilation.objects.filter(pk=comp.pk).update(
+        status=Status.DONE, finished=timezone.now(), analysis_gz=compress_analysis({"status": "ok"}), stored_bytes=7
+    )
+    dump = SSADump.objects.create(compilation_id=comp.pk, function="main.main", html_gz=b"\x1f\x8b bytes")
+    measurement = Measurement.objects.create(compilation_id=comp.pk)
+    for model, pk in ((Compilation, comp.pk), (SSADump, dump.pk), (Measurement, measurement.pk)):
+        loaded, orm = statements.load(model, pk), model.objects.filter(pk=pk).first()
+        assert type(loaded) is model and fields_of(loaded) == fields_of(orm)
+        assert loaded._state.adding is False and loaded._state.db == orm._state.db
+    loaded = statements.load(Compilation, comp.pk)
+    assert loaded.finished.tzinfo is not None and bytes(loaded.analysis_gz) == bytes(
+        Compilation.objects.get(pk=comp.pk).analysis_gz
+    )
+    assert loaded.analysis == {"status": "ok"}
+    assert statements.load(Compilation, "no-such-id") is None
+    job = Job.objects.get(target=comp.pk)
+    assert fields_of(jobs.target_of(job)) == fields_of(Compilation.objects.get(pk=comp.pk))
