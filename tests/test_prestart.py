@@ -267,3 +267,18 @@ def test_the_runner_refuses_a_malformed_request(request_bytes, message):
     result = started_ahead().hand_over(request_bytes)
     assert result.returncode == 125
     assert message in result.stderr and result.stdout == ""
+
+
+def test_a_sandbox_taken_but_not_handed_over_is_ended(monkeypatch):
+    compiler.prepare_sandbox(None, sandbox.Limits())
+    (ready,) = prestart._ready.values()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("building the request failed")
+
+    monkeypatch.setattr(compiler, "runner_request", broken)
+    with pytest.raises(RuntimeError):
+        compile_request(CompileRequest(split_files(ONE_FILE)))
+    assert not ready.sandbox.waiting() and prestart.waiting_count() == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(ready.sandbox.pid, 0)  # ended and reaped, not left waiting

@@ -337,10 +337,15 @@ def compile_request(req: CompileRequest) -> Analysis:
     stream = streaming.for_request(marker, lambda text: rewrite_paths(text, workdir), req.goarch, req.files)
     on_stdout = stream.feed_bytes if stream else None
     if ready:
-        request = runner_request(compiler_argv(tc, req, lang, workdir), marker, env, workdir, req.files)
-        if plan and same_run(plan, request):  # the compiler started ahead waits for these files
-            request = {"ahead": True, "files": request["files"]}
-        result = ready.sandbox.hand_over(json.dumps(request).encode("utf-8"), on_stdout)
+        try:
+            request = runner_request(compiler_argv(tc, req, lang, workdir), marker, env, workdir, req.files)
+            if plan and same_run(plan, request):  # the compiler started ahead waits for these files
+                request = {"ahead": True, "files": request["files"]}
+            message = json.dumps(request).encode("utf-8")
+        except BaseException:
+            ready.sandbox.discard()  # not handed over: ended here, not left waiting
+            raise
+        result = ready.sandbox.hand_over(message, on_stdout)
     else:
         try:
             write_sources(workdir, req.files)
