@@ -22,7 +22,7 @@ from worker.compiler import CompileRequest, check_variant
 from worker.flags import build_options
 from worker.inputs import InvalidInput, decode_source, join_files, split_files
 
-from . import admission, broker, done_listener, jobs
+from . import admission, broker, done_listener, jobs, statements
 from .clients import Client
 from .models import (
     Compilation,
@@ -140,7 +140,7 @@ def submit(
         check_variant(tc, CompileRequest(files, go=tc.version, goarch=goarch, options=options))
     normalised = join_files(files)
     key = compilation_key(normalised, tc.version, goarch, lang, group_tuple, options)
-    comp = Compilation.objects.filter(pk=key).first()
+    comp = statements.load(Compilation, key)  # the ORM's query, compiled once
     if comp is not None:
         return _requeue(comp, client, Lane.FAST) if comp.may_retry else comp
     lane = jobs.lane_for(client.id)
