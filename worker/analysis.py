@@ -108,7 +108,7 @@ class SourceFile:
 @dataclass
 class Timings:
     queued_ms: float = 0.0
-    compile_ms: float = 0.0  # wall time of the sandboxed compiler run
+    compile_ms: float = 0.0  # wall time of the sandboxed compiler run (from the hand-over to a sandbox started ahead)
     parse_ms: float = 0.0
     total_ms: float = 0.0
 
