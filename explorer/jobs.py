@@ -367,17 +367,19 @@ def notify(job: Job, status: str = "") -> None:
     web processes waiting for its target are woken (explorer/submissions.wait_for), in one
     Redis round trip. ``status``: the target's final status as just stored, sent along
     ("<target> <status>") so that a waiter needing nothing more need not read it back
-    (done_listener). Best effort: the member expires (the reconciler's resync removes it
-    sooner) and a waiter's next look finds the target ended."""
-    message = f"{job.target} {status}" if status else job.target
+    (done_listener), then the bare id as before, which web processes of the previous
+    release (during a rolling upgrade) still recognise. Best effort: the member expires (the
+    reconciler's resync removes it sooner) and a waiter's next look finds the target ended."""
+    channel = done_listener.channel(job.kind)
+
+    def announce(c):
+        pipe = admission.release_commands(c.pipeline(), job.member, job.client)
+        if status:
+            pipe.publish(channel, f"{job.target} {status}")
+        return pipe.publish(channel, job.target).execute()
+
     try:
-        broker.call(
-            lambda c: (
-                admission.release_commands(c.pipeline(), job.member, job.client)
-                .publish(done_listener.channel(job.kind), message)
-                .execute()
-            )
-        )
+        broker.call(announce)
     except broker.BrokerDown:
         pass
 
