@@ -56,6 +56,10 @@ class Status(models.TextChoices):
     FAILED = "failed"  # no result: see ``failure`` for why
 
 
+# The statuses work ends in.
+FINISHED = (Status.DONE, Status.FAILED)
+
+
 class Failure(models.TextChoices):
     """Why a compilation or SSA dump failed; decides whether and how it may run again."""
 
@@ -94,7 +98,7 @@ class WorkMixin(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (Status.DONE, Status.FAILED)
+        return self.status in FINISHED
 
     @property
     def may_retry(self) -> bool:

@@ -28,9 +28,14 @@ _CACHE: dict[tuple, tuple[str, tuple]] = {}
 CLAIMED_FIELDS = ("id", "kind", "target", "client", "lane", "go", "fair_order", "attempts")
 
 
+def _per_database(*key) -> tuple:
+    """A cache key of this database (the tests switch databases within one process)."""
+    return (connection.alias, connection.vendor, connection.settings_dict["NAME"], *key)
+
+
 def _compiled(key: tuple, build: Callable[[], QuerySet]) -> tuple[str, tuple]:
     """(sql, params) of ``build()``'s query, compiled once per ``key`` and database."""
-    key = (connection.alias, connection.vendor, connection.settings_dict["NAME"], *key)
+    key = _per_database(*key)
     found = _CACHE.get(key)
     if found is None:
         found = _CACHE[key] = build().query.sql_with_params()
@@ -60,7 +65,7 @@ def load(model, pk: Any):
     .first()`` gives it (every field read, the backend's converters applied), or None; the
     query is the ORM's own, compiled once per model and database (the worker loads each
     job's target: building the ORM query took ~10 % of its Python per small compile)."""
-    key = (connection.alias, connection.vendor, connection.settings_dict["NAME"], model)
+    key = _per_database(model)
     found = _LOADS.get(key)
     if found is None:
         compiler = model.objects.filter(pk=pk).query.get_compiler(connection.alias)

@@ -25,6 +25,7 @@ from worker.inputs import InvalidInput, decode_source, join_files, split_files
 from . import admission, broker, done_listener, jobs, statements
 from .clients import Client
 from .models import (
+    FINISHED,
     Compilation,
     Failure,
     Job,
@@ -37,7 +38,6 @@ from .models import (
 )
 
 log = logging.getLogger("explorer.submissions")
-FINISHED_STATUSES = (Status.DONE, Status.FAILED)
 
 GO_VERSION_RE = re.compile(r"[0-9]{1,2}\.[0-9]{1,3}(?:\.[0-9]{1,3})?")
 MAX_GROUPS = 16
@@ -262,7 +262,7 @@ def request_measurement(comp: Compilation, client: Client, again: bool = False) 
         with transaction.atomic():
             if found is None:
                 found = Measurement.objects.create(compilation=comp)
-            elif not Measurement.objects.filter(pk=found.pk, status__in=[Status.DONE, Status.FAILED]).update(
+            elif not Measurement.objects.filter(pk=found.pk, status__in=FINISHED).update(
                 status=Status.QUEUED,
                 failure="",
                 error="",
@@ -353,7 +353,7 @@ def _wait(work: Compilation | SSADump | Measurement, deadline: float, result: bo
             if listener.connected.is_set() or listener.connected.wait(min(0.05, remaining)):
                 event.wait(min(0.5, deadline - time.monotonic()))
                 announced = getattr(event, "status", "")
-                if not result and announced in FINISHED_STATUSES:  # as stored: no need to read it back
+                if not result and announced in FINISHED:  # as stored: no need to read it back
                     work.status = announced
                     return
                 event.clear()

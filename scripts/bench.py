@@ -42,6 +42,7 @@ from worker.compiler import (  # noqa: E402
     write_sources,
 )
 from worker.inputs import split_files  # noqa: E402
+from worker.sandbox import Limits  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from stack import scratch_stack  # noqa: E402
@@ -164,7 +165,7 @@ def bench_engine(name: str, source: str) -> None:
     for n in range(RUNS):
         for ahead in (False, True):
             if ahead:
-                prepare_sandbox(None, CompileRequest([]).limits)
+                prepare_sandbox(None, Limits())
                 time.sleep(0.05)  # as between two jobs: it is ready
             analysis = compile_request(CompileRequest(split_files(fresh(source, n))))
             assert analysis.status == "ok", analysis.errors

@@ -177,7 +177,7 @@ def runner_request(
         "logopt": LOGOPT_DIR,
         "codes": list(logopt_parse.CODES),
         "dir": str(workdir),
-        "files": [{"name": f.name, "text": line_directives.neutralize(f.text)} for f in files],
+        "files": [{"name": f.name, "text": text_to_compile(f)} for f in files],
         "env": [f"{key}={value}" for key, value in env.items()],
         "argv": compile_argv,
     }
@@ -213,12 +213,17 @@ def _ahead_plan(tc: toolchains.Toolchain, like: CompileRequest) -> dict | None:
 
     if like.goarch not in tc.goarches() or modules.is_module(like.files, like.other_files) or not like.files:
         return None
-    workdir = Path(f"/tmp/ee-src-{secrets.token_hex(8)}")
+    workdir = sandbox_workdir()
     env = compiler_env(tc, like.goarch, like.options, like.limits.memory_bytes)
     argv = compiler_argv(tc, like, resolve_lang(tc, like.lang), workdir)
-    plan = runner_request(argv, logopt_parse.new_marker(), env, workdir, like.files)
-    plan["files"] = [{"name": f["name"]} for f in plan["files"]]
+    plan = runner_request(argv, logopt_parse.new_marker(), env, workdir, [])
+    plan["files"] = [{"name": f.name} for f in like.files]  # names only: the text comes with the compile
     return plan
+
+
+def sandbox_workdir() -> Path:
+    """A new directory for the sources inside a sandbox's own /tmp (the runner makes it)."""
+    return Path(f"/tmp/ee-src-{secrets.token_hex(8)}")
 
 
 def compiler_env(
@@ -286,7 +291,12 @@ def write_sources(workdir: Path, files: list[SourceFile]) -> None:
     """The user's files as the compiler reads them: with every ``//line`` directive disabled
     (worker/line_directives.py), so every position it prints is a real line of a real file."""
     for f in files:
-        (workdir / f.name).write_text(line_directives.neutralize(f.text), encoding="utf-8")
+        (workdir / f.name).write_text(text_to_compile(f), encoding="utf-8")
+
+
+def text_to_compile(f: SourceFile) -> str:
+    """A file's text as the compiler gets it: every ``//line`` directive disabled."""
+    return line_directives.neutralize(f.text)
 
 
 def compile_request(req: CompileRequest) -> Analysis:
@@ -329,10 +339,10 @@ def compile_request(req: CompileRequest) -> Analysis:
     marker = plan["marker"] if plan else logopt_parse.new_marker()
     # The sources' directory: in the private /tmp of a sandbox started ahead, which the
     # runner writes them to, else a host directory bound read-only into a new sandbox.
-    if plan:
-        workdir = Path(plan["dir"])
+    if ready:
+        workdir = Path(plan["dir"]) if plan else sandbox_workdir()
     else:
-        workdir = Path(f"/tmp/ee-src-{secrets.token_hex(8)}") if ready else Path(tempfile.mkdtemp(prefix="ee-src-"))
+        workdir = Path(tempfile.mkdtemp(prefix="ee-src-"))
     # Read while it compiles (a big program), its paths cut as the whole output's are.
     stream = streaming.for_request(marker, lambda text: rewrite_paths(text, workdir), req.goarch, req.files)
     on_stdout = stream.feed_bytes if stream else None

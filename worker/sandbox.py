@@ -200,7 +200,7 @@ class _Started:
                 os.close(filter_fd)
 
     def hand_over(
-        self, stdin: bytes, on_stdout: Callable[[bytes], None] | None, start: float | None = None
+        self, stdin: bytes, on_stdout: Callable[[bytes], None] | None = None, start: float | None = None
     ) -> SandboxResult:
         """Write ``stdin`` (then close it) and collect the run within the limits, timed from
         ``start`` (a ``time.perf_counter()`` value; default now)."""
@@ -247,7 +247,7 @@ class _Started:
         self.out_fd = self.err_fd = -1
 
 
-class StartedAhead:
+class StartedAhead(_Started):
     """A sandbox started before its work is known: ``command`` (the compiler runner's
     ``-request`` mode) waits for its input on stdin, so that namespaces, mounts, limits and
     the runner's own start (~10 ms) are paid while nobody waits (worker/prestart.py).
@@ -258,32 +258,24 @@ class StartedAhead:
     def __init__(
         self, command: list[str], *, ro_paths: list[Path], limits: Limits, env: dict[str, str] | None = None
     ) -> None:
-        self.limits = limits
-        self._started = _Started(
-            sandbox_argv(command, env=env, ro_paths=[Path(p) for p in ro_paths], cwd="/tmp", rw_dir=None),
-            limits,
-            stdin=True,
-        )
-        self.pid = self._started.proc.pid
+        argv = sandbox_argv(command, env=env, ro_paths=[Path(p) for p in ro_paths], cwd="/tmp", rw_dir=None)
+        super().__init__(argv, limits, stdin=True)
+        self.pid = self.proc.pid
 
     def waiting(self) -> bool:
         """Still there, waiting for its input (not ended, not used)."""
-        return self._started.out_fd >= 0 and self._started.proc.poll() is None
-
-    def hand_over(self, stdin: bytes, on_stdout: Callable[[bytes], None] | None = None) -> SandboxResult:
-        return self._started.hand_over(stdin, on_stdout)
+        return self.out_fd >= 0 and self.proc.poll() is None
 
     def discard(self) -> None:
-        if self._started.out_fd < 0:
+        if self.out_fd < 0:  # handed over or discarded already
             return
-        _kill(self._started.proc)
+        _kill(self.proc)
         try:
-            self._started.proc.wait(timeout=5)
+            self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        if self._started.proc.stdin is not None:
-            self._started.proc.stdin.close()
-        self._started._close_files()
+        self.proc.stdin.close()
+        self._close_files()
 
 
 def _readable_by_all(top: Path) -> None:
