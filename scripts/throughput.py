@@ -16,6 +16,12 @@ per compile, split into the web, the workers' Python, Redis, the load generator 
 process) and the rest: the sandboxes (bubblewrap, the runner, the compiler) and the kernel's
 work for them, which no process of the stack is charged for (:func:`busy_seconds`).
 
+First, what the machine can do at all: the compiler alone (the floor of scripts/bench.py:
+the same flags in a minimal bubblewrap sandbox, no runner, no limits, no parsing), as many
+at a time as there are cores, on the same programs, compiles/s and CPU ms per compile.
+Each run's rate is also printed as a share of that capacity, which does not depend on how
+fast the machine is (the issue's 60/s was set where the compiler alone did about 100/s).
+
 Exit status 1 when a submission did not end ``done``.
 """
 
@@ -36,6 +42,8 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadtest import small_program  # noqa: E402
 from stack import Topology, scratch_stack  # noqa: E402
+
+CAPACITY: dict[str, float] = {}  # the compiler alone: compiles/s
 
 perf = time.perf_counter
 
@@ -98,6 +106,35 @@ def busy_seconds() -> float:
     return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
+def compiler_alone(seconds: float) -> None:
+    """The machine's capacity: bare sandboxed compiles of the clients' programs, one per core
+    at a time, for ``seconds``; sets CAPACITY["rate"]."""
+    from bench import bare_sandboxed_compile
+
+    cores = os.cpu_count() or 1
+    stop_at = time.time() + seconds
+    counts = [0] * cores
+
+    def loop(i: int) -> None:
+        while time.time() < stop_at:
+            counts[i] += 1
+            bare_sandboxed_compile(small_program(f"floor{i}", counts[i]))
+
+    busy0 = busy_seconds()
+    began = perf()
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(cores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed, machine = perf() - began, busy_seconds() - busy0
+    CAPACITY["rate"] = sum(counts) / elapsed
+    print(
+        f"the compiler alone, {cores} at a time: {CAPACITY['rate']:5.1f} compiles/s"
+        f"  CPU ms per compile: the machine {1000 * machine / sum(counts):.1f}"
+    )
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -127,8 +164,9 @@ def run(workers: int, clients: int, seconds: float, warmup: float, database_url:
     done = [ms for status, ms, _ in measured if status == "done"]
     bad = [status for status, _, _ in results if status != "done"]
     rate = len(done) / seconds
+    share = f" = {100 * rate / CAPACITY['rate']:.0f} % of the compiler alone" if CAPACITY.get("rate") else ""
     print(
-        f"workers={workers} clients={clients}: {rate:5.1f} compiles/s done"
+        f"workers={workers} clients={clients}: {rate:5.1f} compiles/s done{share}"
         f" ({len(done)} in {seconds:g} s after {warmup:g} s warm-up; not done: {len(bad)})"
     )
     if done:
@@ -159,9 +197,14 @@ def main() -> None:
         default="",
         help="a PostgreSQL database to use (migrated here) instead of a scratch SQLite file",
     )
+    ap.add_argument(
+        "--capacity-seconds", type=float, default=10, help="how long to measure the compiler alone (0: not at all)"
+    )
     args = ap.parse_args()
     database = "PostgreSQL" if args.database_url else "SQLite (scratch)"
     print(f"# {os.cpu_count()} cores; {database}; small distinct programs; each client its own API token")
+    if args.capacity_seconds > 0:
+        compiler_alone(args.capacity_seconds)
     ok = True
     for workers in (int(w) for w in args.workers.split(",")):
         ok = run(workers, args.clients, args.seconds, args.warmup, args.database_url) and ok
