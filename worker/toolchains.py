@@ -8,8 +8,9 @@ Layout under the toolchain home (``$ESCAPE_EXPLORER_HOME``, default
     toolchains/<version>/std/<goarch>/pkg/<import/path>.a   the std export data
     toolchains/<version>/bin/ee-runner          worker/runner built by this toolchain's go
     toolchains/<version>/bin/ee-runner.sha256   hash of the runner source it was built from
-    bin/ee-launch                               worker/launcher, which starts every sandbox
-                                                with its limits (worker/spawn.py), and its .sha256
+    bin/ee-launch                               worker/launcher/launch.c built by the system's C
+                                                compiler, which starts every sandbox with its
+                                                limits (worker/spawn.py), and its .sha256
 
 Preparing std (``go list -export std``) and building the runner and launcher are done once per
 toolchain at install time, never per request; ``install`` repeats neither unless it is
@@ -369,12 +370,49 @@ def build_runner(tc: Toolchain, log=print) -> Path:
     return _build_static(tc, RUNNER_SOURCE, tc.runner, "compiler runner", log=log)
 
 
-def build_launcher(tc: Toolchain, log=print) -> Path:
-    """Build worker/launcher (worker/spawn.py starts every sandbox through it) into
-    ``<home>/bin/ee-launch``, once for all toolchains (idempotent)."""
+def build_launcher(log=print) -> Path | None:
+    """Build worker/launcher/launch.c (worker/spawn.py starts every sandbox through it) with
+    the system's C compiler (``$CC``, else cc or gcc) into ``<home>/bin/ee-launch``, once for
+    all toolchains (idempotent: rebuilt when missing or when its source changed). Static
+    when the C library allows it. None, with a warning, when there is no C compiler: the
+    sandboxes then start through the slower pre-exec hook."""
     from .spawn import LAUNCHER_SOURCE, launcher_path
 
-    return _build_static(tc, LAUNCHER_SOURCE, launcher_path(), "sandbox launcher", log=log)
+    target = launcher_path()
+    code = LAUNCHER_SOURCE.read_bytes()
+    want = hashlib.sha256(code).hexdigest()
+    stamp = target.with_name(target.name + ".sha256")
+    if target.is_file() and os.access(target, os.X_OK) and stamp.is_file() and stamp.read_text().strip() == want:
+        return target
+    cc = next((c for c in (os.environ.get("CC"), "cc", "gcc") if c and shutil.which(c)), None)
+    if cc is None:
+        log("warning: no C compiler (cc): the sandbox launcher is not built, sandboxes start slower")
+        return None
+    log(f"building the sandbox launcher with {cc}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.chmod(0o755)  # the sandbox's user (nobody) must reach it
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=str(target.parent)))
+    try:
+        staged = work / target.name
+        errors = ""
+        for static in (["-static"], []):  # static unless the C library has no static archive
+            proc = subprocess.run(
+                [cc, "-O2", "-Wall", "-Werror", *static, "-o", str(staged), str(LAUNCHER_SOURCE)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode == 0 and staged.is_file():
+                break
+            errors = proc.stderr
+        else:
+            raise RuntimeError(f"{cc} could not build the sandbox launcher:\n{errors[-4000:]}")
+        staged.chmod(0o755)
+        os.replace(staged, target)  # atomic: a running worker never sees half a binary
+        stamp.write_text(want + "\n")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
 
 
 def install(
@@ -390,7 +428,7 @@ def install(
         fcntl.flock(lock, fcntl.LOCK_EX)
         tc = install_go(version, log=log)
         build_runner(tc, log=log)
-        build_launcher(tc, log=log)
+        build_launcher(log=log)
         for goarch in goarches:
             prepare_std(tc, goarch, log=log)
             if build_env:

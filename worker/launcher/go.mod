@@ -1,3 +1,0 @@
-module escape-explorer/launcher
-
-go 1.21
