@@ -207,3 +207,24 @@ def test_only_a_program_big_enough_to_gain_is_read_while_it_compiles() -> None:
     big = split_files(MANY_FUNCTIONS)
     assert streaming.for_request("m", str, "amd64", small) is None
     assert isinstance(streaming.for_request("m", str, "amd64", big), streaming.CompileStream)
+
+
+def test_the_raw_output_is_gzipped_as_it_is_read_and_equals_it_whole() -> None:
+    import gzip
+
+    import orjson
+
+    big = compiler.compile_request(CompileRequest(split_files(MANY_FUNCTIONS)))
+    assert big.status == "ok" and big._raw_output_gz is not None
+    assert gzip.decompress(big._raw_output_gz).decode("utf-8") == big.raw_output
+    assert "_raw_output_gz" not in big.to_dict() and b"_raw_output_gz" not in orjson.dumps(big)
+    small = compiler.compile_request(CompileRequest(split_files(BROKEN)))  # not read as it came
+    assert small._raw_output_gz is None and small.raw_output
+    read_whole = stream_for("0123456789abcdef", WORKDIR, "amd64")
+    read_whole.feed_bytes(b"main.go:1:1: something the compiler never printed\n")
+    text = (CAPTURED / "1.27.3" / "escape.txt").read_text()
+    analysis = Analysis(go="1.27.3", goarch="amd64", lang="go1.27", files=[SourceFile("main.go", "")])
+    read_run(
+        analysis, result_of(text, 0), analysis.files, "main", "0123456789abcdef", WORKDIR, sandbox.Limits(), read_whole
+    )
+    assert read_whole.read_whole and analysis._raw_output_gz is None  # what was compressed is not the output

@@ -158,6 +158,10 @@ class Analysis:
     raw_output: str = ""  # the compiler's combined stdout/stderr (sandbox paths rewritten)
     directives: list[DirectiveResult] = field(default_factory=list)  # //gcassert: assertions (worker/directives.py)
     packages: list[str] = field(default_factory=list)  # a module's analysed packages (import paths); [] for one
+    # Fields named with a leading underscore are the engine's hand-over to its caller, never
+    # part of the analysis' JSON (orjson skips them, so does to_dict): raw_output gzip'd
+    # (level 1) while the compiler printed it, when it was read as it came (worker/streaming.py).
+    _raw_output_gz: bytes | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Like dataclasses.asdict, without its deep copies (several times faster on large results)."""
@@ -194,5 +198,5 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if is_dataclass(value):  # our dataclasses have no slots: their fields are their __dict__
-        return {k: _plain(v) for k, v in vars(value).items()}
+        return {k: _plain(v) for k, v in vars(value).items() if not k.startswith("_")}
     return value

@@ -407,6 +407,7 @@ def read_run(
         )
         if streamed:
             parsed, loops, tables = streamed.parsed, streamed.loops, streamed.jump_tables
+            analysis._raw_output_gz = streamed.raw_output_gz
         else:  # no stream, or what it read is not what the compiler finally printed: read it whole
             parsed = parse_compiler_output(
                 output, user_files, exit_code=result.returncode, package=package, logopt=logs

@@ -10,7 +10,9 @@ are parsed, each function's instructions read off its dump as soon as the dump e
 its loops found. When the listing comes, a function whose instruction lines equal its
 dump's rows takes what was read (one list comparison; any other is read line by line).
 At 500 lines the ~60 ms of reading that followed the compile became ~20 (the listing's
-piece ~7, the cross-references, loop marks and checks ~12).
+piece ~7, the cross-references, loop marks and checks ~12). The raw output, which is
+stored gzip'd, is compressed piece by piece too (``StreamedParse.raw_output_gz``): at 500
+lines 1.4 MB, ~6 ms less after the compile.
 
 The result is that of reading the whole output at once (:func:`worker.parse.parse_compiler_output`
 and :func:`worker.loops.mark_loops`): the pieces are whole lines, the same readers run
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -42,6 +45,7 @@ class StreamedParse:
     parsed: ParsedOutput
     loops: dict[int, FunctionLoops] = field(default_factory=dict)  # by id of the function
     jump_tables: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    raw_output_gz: bytes = b""  # the whole output (``finish``'s), gzip'd at level 1
 
 
 class CompileStream:
@@ -56,6 +60,8 @@ class CompileStream:
         self._reader = OutputReader(prepare=True)
         self._tables = cfg.JumpTableReader()
         self._pieces: list[str] = []  # what was read, as text
+        self._gzip = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: the gzip format
+        self._gzipped: list[bytes] = []
         self._pending = b""  # bytes after the last newline, not yet read
         self._looked = 0  # functions whose loops were looked for
         self._looked_prepared = 0
@@ -93,6 +99,7 @@ class CompileStream:
             self._open, self._failed = False, True
             return
         self._pieces.append(text)
+        self._gzipped.append(self._gzip.compress(text.encode("utf-8")))
         self.read_chars += len(text)
 
     def _read_jump_tables(self, text: str) -> None:
@@ -152,7 +159,8 @@ class CompileStream:
         rest = output[len(read) :]
         self._read_jump_tables(rest)
         parsed = self._reader.finish(rest, user_files, exit_code=exit_code, package=package, logopt=logopt)
-        return StreamedParse(parsed, self._loops, self._tables.finish())
+        gzipped = b"".join([*self._gzipped, self._gzip.compress(rest.encode("utf-8")), self._gzip.flush()])
+        return StreamedParse(parsed, self._loops, self._tables.finish(), gzipped)
 
 
 # Below this many characters of source a compile's output is read at the end, whole: it

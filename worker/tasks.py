@@ -73,18 +73,14 @@ def compile_outcome(comp, lane: str) -> Outcome:
     if analysis.status == "limit" and _escalates(lane, analysis.limit):
         return Outcome({}, escalate=True)
     # The raw output (mostly assembly listing) is kept apart, compressed: it is only
-    # read by /s/<id>/raw, and it would double the JSON every page load parses. zlib lets go
-    # of the GIL: it is compressed in a thread while the analysis is (7 ms less at 500 lines).
-    raw_output, compressed = analysis.raw_output.encode("utf-8"), []
-    analysis.raw_output = ""
-    raw_thread = threading.Thread(
-        target=lambda: compressed.append(gzip.compress(raw_output, compresslevel=1)),  # fast: it is rarely read
-        name="ee-compress-raw",
-    )
-    raw_thread.start()
-    packed = compress_analysis(analysis)
-    raw_thread.join()
-    raw = compressed[0] if compressed else gzip.compress(raw_output, compresslevel=1)  # the thread failed
+    # read by /s/<id>/raw, and it would double the JSON every page load parses. A big
+    # program's was compressed while the compiler printed it (worker/streaming.py).
+    raw, raw_output = analysis._raw_output_gz, analysis.raw_output
+    analysis.raw_output, analysis._raw_output_gz = "", None
+    if raw is not None:
+        packed = compress_analysis(analysis)
+    else:
+        packed, raw = _compress_with_raw(analysis, raw_output.encode("utf-8"))
     fields = {
         "analysis_gz": packed,
         "raw_output_gz": raw,
@@ -93,6 +89,23 @@ def compile_outcome(comp, lane: str) -> Outcome:
     if analysis.status == "limit":
         return _failed("limit", " ".join(analysis.errors), **fields)
     return Outcome({"status": "done", "failure": "", "error": "", **fields})
+
+
+def _compress_with_raw(analysis, raw_output: bytes) -> tuple[bytes, bytes]:
+    """The stored analysis and raw output (gzip level 1: it is rarely read). A large raw
+    output is compressed in a thread while the analysis is: zlib lets go of the GIL."""
+    from explorer.models import compress_analysis
+
+    if len(raw_output) < 256 * 1024:  # a thread's start would cost more than it saves
+        return compress_analysis(analysis), gzip.compress(raw_output, compresslevel=1)
+    compressed: list[bytes] = []
+    thread = threading.Thread(
+        target=lambda: compressed.append(gzip.compress(raw_output, compresslevel=1)), name="ee-compress-raw"
+    )
+    thread.start()
+    packed = compress_analysis(analysis)
+    thread.join()
+    return packed, compressed[0] if compressed else gzip.compress(raw_output, compresslevel=1)  # the thread failed
 
 
 def ssa_outcome(dump, lane: str) -> Outcome:
