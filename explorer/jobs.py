@@ -51,9 +51,14 @@ EXPIRED_MESSAGE = (
     "No compiler was free to take this within {minutes} minutes: the service is overloaded, "
     "or no worker serves the {lane} queue. Run it again to retry."
 )
-# Whatever a worker wrote last wins over these: a real result beats a presumed loss.
-OVERWRITABLE = Q(status__in=[Status.QUEUED, Status.RUNNING]) | Q(
-    status=Status.FAILED, failure__in=[Failure.LOST, Failure.EXPIRED]
+# Whatever a worker wrote last wins over these: a real result beats a presumed loss. Any one
+# of the alternatives (statements.update's form), and the same as a Q for the ORM.
+OVERWRITABLE_WHERE = (
+    {"status": [Status.QUEUED, Status.RUNNING]},
+    {"status": Status.FAILED, "failure": [Failure.LOST, Failure.EXPIRED]},
+)
+OVERWRITABLE = Q(status__in=OVERWRITABLE_WHERE[0]["status"]) | Q(
+    status=OVERWRITABLE_WHERE[1]["status"], failure__in=OVERWRITABLE_WHERE[1]["failure"]
 )
 
 
@@ -266,8 +271,8 @@ def finish(job: Job, fields: dict[str, Any]) -> bool:
     fields = {**fields, "finished": timezone.now()}
 
     def write() -> int:
-        with transaction.atomic():
-            stored = _targets(job).filter(OVERWRITABLE).update(**fields)
+        with transaction.atomic():  # the UPDATE compiled once, as the claim's (explorer/statements.py)
+            stored = statements.update(TARGETS[job.kind], _pk(job), fields, OVERWRITABLE_WHERE)
             statements.delete(Job, job.pk)
         return stored
 

@@ -264,7 +264,15 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}, "django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.server": {"level": "WARNING"},
+        # Celery's "Received task" (the worker's main process) and "Task … succeeded" (the
+        # pool process), two lines per job that the job's own line (worker.tasks: its id,
+        # outcome, client, time) says better; their failures are logged as errors still.
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+    },
 }
 
 X_FRAME_OPTIONS = "DENY"

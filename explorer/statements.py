@@ -1,5 +1,5 @@
 """The statements a worker runs for every job (and the web for every submission: the
-lookup of its key), compiled once per process.
+lookup of its key, and the re-reads of a result it waits for), compiled once per process.
 
 Django's ORM builds and compiles a query every time it runs one (the filters, the busy
 clients' subquery, the SQL compiler): 0.3 to 1 ms of Python each, some 5 ms of the ~15 ms
@@ -60,15 +60,15 @@ def first_job(key: tuple, build: Callable[[], QuerySet]) -> Job | None:
 _LOADS: dict[tuple, tuple[str, list[str], Any]] = {}
 
 
-def load(model, pk: Any):
-    """The row of ``model`` whose primary key is ``pk``, as ``model.objects.filter(pk=pk)
-    .first()`` gives it (every field read, the backend's converters applied), or None; the
-    query is the ORM's own, compiled once per model and database (the worker loads each
-    job's target: building the ORM query took ~10 % of its Python per small compile)."""
-    key = _per_database(model)
+def _fetch(model, pk: Any, fields: tuple[str, ...] = ()) -> tuple[list[str], list[Any]] | None:
+    """(attribute names, values) of the row of ``model`` whose primary key is ``pk``: every
+    field, or ``fields``; the ORM's query compiled once per model, fields and database, its
+    converters applied as SQLCompiler.apply_converters does. None when there is no such row."""
+    key = _per_database(model, fields)
     found = _LOADS.get(key)
     if found is None:
-        compiler = model.objects.filter(pk=pk).query.get_compiler(connection.alias)
+        query = model.objects.filter(pk=pk)
+        compiler = (query.only(*fields) if fields else query).query.get_compiler(connection.alias)
         sql, params = compiler.as_sql()
         if list(params) != [pk]:  # the key must be the statement's only parameter
             raise ValueError(f"cannot cache the load of {model.__name__}: parameters {params!r}")
@@ -82,10 +82,34 @@ def load(model, pk: Any):
     if row is None:
         return None
     values = list(row)
-    for position, (functions, expression) in converters:  # as SQLCompiler.apply_converters
+    for position, (functions, expression) in converters:
         for convert in functions:
             values[position] = convert(values[position], expression, connection)
-    return model.from_db(connection.alias, names, values)
+    return names, values
+
+
+def load(model, pk: Any):
+    """The row of ``model`` whose primary key is ``pk``, as ``model.objects.filter(pk=pk)
+    .first()`` gives it (every field read, the backend's converters applied), or None; the
+    query is the ORM's own, compiled once per model and database (the worker loads each
+    job's target: building the ORM query took ~10 % of its Python per small compile)."""
+    found = _fetch(model, pk)
+    return None if found is None else model.from_db(connection.alias, *found)
+
+
+def refresh(instance, fields: tuple[str, ...] = ()) -> None:
+    """``instance.refresh_from_db(fields=…)`` (every field without ``fields``) with the query
+    compiled once: a web request waiting for a result reads its status each time it is told
+    the work ended (and once before it waits). Raises DoesNotExist when the row is gone."""
+    model = type(instance)
+    deferred = instance.get_deferred_fields()
+    if not fields and deferred:  # as refresh_from_db: what was deferred stays deferred
+        fields = tuple(f.attname for f in model._meta.concrete_fields if f.attname not in deferred)
+    found = _fetch(model, instance.pk, fields)
+    if found is None:
+        raise model.DoesNotExist(f"{model.__name__} {instance.pk} is gone")
+    for name, value in zip(*found, strict=True):
+        setattr(instance, name, value)
 
 
 def count(key: tuple, build: Callable[[], QuerySet]) -> int:
@@ -112,25 +136,35 @@ def _value(value: Any) -> Any:
     return value
 
 
-def update(model, pk: Any, values: dict[str, Any], where: dict[str, Any], *, increment: str = "") -> int:
+def update(
+    model, pk: Any, values: dict[str, Any], where: dict[str, Any] | tuple[dict[str, Any], ...], *, increment: str = ""
+) -> int:
     """``UPDATE`` one row of ``model`` (its primary key ``pk``): set ``values`` (and add one
     to the field ``increment``) where each field of ``where`` is one of its values (a list)
-    or equals it. Returns the number of rows changed."""
+    or equals it — or, ``where`` a tuple of such dicts, where any one of them holds.
+    Returns the number of rows changed."""
     sets = [f"{_column(model, name)} = %s" for name in values]
     params = [_value(value) for value in values.values()]
     if increment:
         column = _column(model, increment)
         sets.append(f"{column} = {column} + 1")
-    conditions = [f"{_column(model, model._meta.pk.name)} = %s"]
     params.append(pk)
-    for name, wanted in where.items():
-        if isinstance(wanted, list | tuple):
-            conditions.append(f"{_column(model, name)} IN ({', '.join(['%s'] * len(wanted))})")
-            params += [_value(w) for w in wanted]
-        else:
-            conditions.append(f"{_column(model, name)} = %s")
-            params.append(_value(wanted))
-    sql = f"UPDATE {_table(model)} SET {', '.join(sets)} WHERE {' AND '.join(conditions)}"
+    alternatives = []
+    for one in where if isinstance(where, tuple) else (where,):
+        conditions = []
+        for name, wanted in one.items():
+            if isinstance(wanted, list | tuple):
+                conditions.append(f"{_column(model, name)} IN ({', '.join(['%s'] * len(wanted))})")
+                params += [_value(w) for w in wanted]
+            else:
+                conditions.append(f"{_column(model, name)} = %s")
+                params.append(_value(wanted))
+        alternatives.append(" AND ".join(conditions) or "1 = 1")
+    matching = " OR ".join(f"({a})" for a in alternatives) if len(alternatives) > 1 else alternatives[0]
+    sql = (
+        f"UPDATE {_table(model)} SET {', '.join(sets)}"
+        f" WHERE {_column(model, model._meta.pk.name)} = %s AND ({matching})"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount

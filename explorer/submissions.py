@@ -362,9 +362,9 @@ def _wait(work: Compilation | SSADump | Measurement, deadline: float, result: bo
 
 
 def _refresh(work: Compilation | SSADump, result: bool = True) -> bool:
-    work.refresh_from_db(fields=["status", "failure", "error", "started", "finished"])
+    statements.refresh(work, ("status", "failure", "error", "started", "finished"))
     if work.is_finished and result:
-        work.refresh_from_db()  # the result itself
+        statements.refresh(work)  # the result itself
     return work.is_finished
 
 

@@ -114,3 +114,58 @@ def test_a_target_loads_as_the_orm_loads_it(fresh_queue):  # noqa: F811
     assert statements.load(Compilation, "no-such-id") is None
     job = Job.objects.get(target=comp.pk)
     assert fields_of(jobs.target_of(job)) == fields_of(Compilation.objects.get(pk=comp.pk))
+
+
+def test_a_finished_result_is_stored_as_the_orm_stores_it_and_never_over_a_real_one(fresh_queue):  # noqa: F811
+    """jobs.finish's UPDATE: bytes, datetimes and choices as the ORM writes them; only over a
+    target still queued or running, or failed as lost or expired (jobs.OVERWRITABLE)."""
+    from django.utils import timezone
+
+    from explorer.models import Failure
+
+    comps = [submissions.submit(program(200 + n), client=ALICE) for n in range(4)]
+    Compilation.objects.filter(pk=comps[1].pk).update(status=Status.FAILED, failure=Failure.LOST)
+    Compilation.objects.filter(pk=comps[2].pk).update(status=Status.DONE)
+    Compilation.objects.filter(pk=comps[3].pk).update(status=Status.FAILED, failure=Failure.INPUT)
+    overwritable = set(Compilation.objects.filter(jobs.OVERWRITABLE).values_list("pk", flat=True))
+    assert overwritable == {comps[0].pk, comps[1].pk}
+    now = timezone.now()
+    fields = {"status": Status.DONE, "failure": "", "analysis_gz": b"\x1f\x8b\x00stored", "stored_bytes": 42}
+    for comp in comps:
+        assert statements.update(Compilation, comp.pk, {**fields, "finished": now}, jobs.OVERWRITABLE_WHERE) == (
+            comp.pk in overwritable
+        )
+    stored = Compilation.objects.get(pk=comps[0].pk)
+    assert (stored.status, bytes(stored.analysis_gz), stored.stored_bytes, stored.finished) == (
+        Status.DONE,
+        fields["analysis_gz"],
+        42,
+        now,
+    )
+    assert Compilation.objects.get(pk=comps[1].pk).status == Status.DONE
+    assert Compilation.objects.get(pk=comps[2].pk).analysis_gz is None  # a real result is kept
+    assert Compilation.objects.get(pk=comps[3].pk).status == Status.FAILED
+
+
+def test_a_waited_for_result_is_read_again_as_refresh_from_db_reads_it(fresh_queue):  # noqa: F811
+    from django.utils import timezone
+
+    from explorer.models import compress_analysis
+
+    comp = submissions.submit(program(300), client=ALICE)
+    mine, orms = Compilation.objects.get(pk=comp.pk), Compilation.objects.get(pk=comp.pk)
+    deferred = Compilation.objects.defer("raw_output_gz").get(pk=comp.pk)
+    Compilation.objects.filter(pk=comp.pk).update(
+        status=Status.DONE, finished=timezone.now(), analysis_gz=compress_analysis({"status": "ok"}), raw_output_gz=b"r"
+    )
+    statements.refresh(mine, ("status", "failure", "error", "started", "finished"))
+    orms.refresh_from_db(fields=["status", "failure", "error", "started", "finished"])
+    assert fields_of(mine) == fields_of(orms) and mine.analysis_gz is None  # only the fields asked for
+    statements.refresh(mine)
+    orms.refresh_from_db()
+    assert fields_of(mine) == fields_of(orms) and bytes(mine.analysis_gz) == bytes(orms.analysis_gz)
+    statements.refresh(deferred)
+    assert "raw_output_gz" in deferred.get_deferred_fields() and deferred.status == Status.DONE
+    Compilation.objects.filter(pk=comp.pk).delete()
+    with pytest.raises(Compilation.DoesNotExist):
+        statements.refresh(mine)
