@@ -129,13 +129,20 @@ def test_a_long_poll_answers_when_the_compilation_finishes(live_server_url):
 
 
 def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` now; one that ends while it is looked at is skipped."""
     found, todo = [], [pid]
     while todo:
-        path = Path(f"/proc/{todo.pop()}/task")
-        for task in path.iterdir() if path.exists() else ():
-            children = (task / "children").read_text().split() if (task / "children").exists() else []
-            found += map(int, children)
-            todo += map(int, children)
+        try:
+            tasks = list(Path(f"/proc/{todo.pop()}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
     return found
 
 
@@ -159,7 +166,13 @@ def waiting_sandboxes(worker: WorkerProcess, at_least: int = 1) -> list[int]:
         ]
         time.sleep(0.05)
     if os.geteuid() == 0:
-        assert all(Path(f"/proc/{pid}").stat().st_uid == 65534 for pid in waiting)  # as nobody
+        owners = []
+        for pid in waiting:
+            try:
+                owners.append(Path(f"/proc/{pid}").stat().st_uid)
+            except OSError:
+                continue  # it ended since (a pool process replaced): not one of those asked about
+        assert all(uid == 65534 for uid in owners)  # as nobody
     return waiting
 
 
