@@ -144,6 +144,9 @@ class CompilationOut(Schema):
     created: str
     finished: str | None
     measurements: MeasurementsOut | None  # null until measured ("measure": true or POST …/measure)
+    # false when asked without the functions' listings (?listings=false): every function's
+    # "asm" is [] and GET …/functions/{n} gives one function with its listing
+    listings: bool = True
 
 
 class FormatIn(Schema):
@@ -248,10 +251,17 @@ def rerun_compilation(request: HttpRequest, compilation_id: str):
 
 
 WAIT_HELP = "seconds to wait for an unfinished compilation to finish (at most 10)"
+LISTINGS_HELP = (
+    "false: every function without its assembly listing (its asm is []); a big program's decisions "
+    "without the megabytes of instructions. GET /compilations/{id}/functions/{n} gives one function's"
+)
 
 
-def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
+def compilation_payload(request: HttpRequest, comp: Compilation, listings: bool = True) -> dict:
     analysis = comp.analysis or {}
+    functions = analysis.get("functions", [])
+    if not listings:
+        functions = [{**f, "asm": []} for f in functions]
     errors = list(analysis.get("errors") or [])
     if comp.error and comp.error not in errors:
         errors.append(comp.error)
@@ -270,7 +280,7 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
         "files": files_payload(comp, analysis),
         "result": analysis.get("status", ""),
         "diagnostics": analysis.get("diagnostics", []),
-        "functions": analysis.get("functions", []),
+        "functions": functions,
         "packages": analysis.get("packages", []),
         "errors": errors,
         "summary": summaries_to_dicts(summarize(analysis)) if analysis else [],
@@ -280,6 +290,7 @@ def compilation_payload(request: HttpRequest, comp: Compilation) -> dict:
         "created": comp.created.isoformat(),
         "finished": comp.finished.isoformat() if comp.finished else None,
         "measurements": measurements_payload(comp, analysis),
+        "listings": listings,
     }
 
 
@@ -297,10 +308,12 @@ def get_compilation(
     request: HttpRequest,
     compilation_id: str,
     wait: float = Query(0.0, ge=0.0, le=10.0, allow_inf_nan=False, description=WAIT_HELP),
+    listings: bool = Query(True, description=LISTINGS_HELP),
 ):
     """A compilation, finished or not. With ``wait``, an unfinished one is answered when it
     finishes or after that many seconds, whichever comes first (a long poll instead of many
-    short ones; the server may wait less when busy)."""
+    short ones; the server may wait less when busy). With ``listings=false``, without the
+    functions' assembly listings."""
     from .views import touch
 
     comp = stored_or_404(compilation_id)
@@ -310,19 +323,43 @@ def get_compilation(
     # Serialised directly: validating a large analysis (thousands of instructions) through
     # the schema doubled the response time. tests/test_api_e2e.py checks the payload
     # against CompilationOut, so the documented schema and the response stay one.
-    return HttpResponse(compilation_json(request, comp), content_type="application/json")
+    return HttpResponse(compilation_json(request, comp, listings), content_type="application/json")
 
 
-def compilation_json(request: HttpRequest, comp: Compilation) -> bytes:
+@api.get("/compilations/{compilation_id}/functions/{index}", response={200: Function, **errors(404)})
+def get_function(request: HttpRequest, compilation_id: str, index: int):
+    """Function ``index`` (its place in the compilation's ``functions``) with its assembly
+    listing: for a client that asked for the compilation without them (``listings=false``).
+    404 until the compilation is done, and for an index it does not have."""
+    from . import bigpage
+    from .models import Status
+    from .views import touch
+
+    comp = stored_or_404(compilation_id)
+    if comp.status != Status.DONE:
+        raise Http404("The compilation is not done: it has no functions yet.")
+
+    def make() -> bytes:  # b"" for an index it does not have; the parsed analysis is shared with the page's
+        functions = bigpage.analysis_of(comp).get("functions", [])
+        return orjson.dumps(functions[index]) if 0 <= index < len(functions) else b""
+
+    body = bigpage.cached(comp, f"api-function:{index}", make)
+    if not body:
+        raise Http404(f"The compilation has no function {index}.")
+    touch(comp)
+    return HttpResponse(body, content_type="application/json")
+
+
+def compilation_json(request: HttpRequest, comp: Compilation, listings: bool = True) -> bytes:
     """The JSON of a compilation; a finished one's is cached (it never changes; a 500-line
     program's takes ~35 ms to build and ~1 ms to fetch), per address it is served under."""
     if not comp.is_finished:
-        return orjson.dumps(compilation_payload(request, comp))
-    key = f"result-json:{comp.result_stamp}:{absolute(request, comp)}"
+        return orjson.dumps(compilation_payload(request, comp, listings))
+    key = f"result-json:{comp.result_stamp}:{absolute(request, comp)}:{int(listings)}"
     key += measurements_cache_key(comp)  # a measurement (re-run on request) changes the JSON
     body = cache.get(key)
     if body is None:
-        body = orjson.dumps(compilation_payload(request, comp))
+        body = orjson.dumps(compilation_payload(request, comp, listings))
         if len(body) <= CACHED_JSON_MAX_BYTES:  # the cache is in each web process's memory
             cache.set(key, body, timeout=24 * 3600)
     return body
@@ -367,7 +404,7 @@ def format_code(request: HttpRequest, payload: FormatIn):
 
 @api.exception_handler(Http404)
 def not_found(request, exc: Http404):
-    return api.create_response(request, {"error": "No such compilation."}, status=404)
+    return api.create_response(request, {"error": str(exc) or "No such compilation."}, status=404)
 
 
 @api.exception_handler(HttpError)

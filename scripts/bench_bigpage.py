@@ -10,7 +10,7 @@ Redis, the fast- and slow-lane Celery workers, a scratch SQLite database):
 
 For each it prints: the permalink page GET /s/<id> (first, uncached render, and the
 median of the cached ones), the page's bytes, a chunk of lines and a page of the no-JS
-pagination, the result's JSON; then in headless Chromium (Playwright, Debian's chromium)
+pagination, the result's JSON (whole, and without the listings); then in headless Chromium (Playwright, Debian's chromium)
 the permalink page's first contentful paint, DOMContentLoaded and load, the time until
 the last line is shown after scrolling the annotated view to its end, and on the
 playground (/?copy=<id>, compiled again from the editor: the cached result comes back)
@@ -129,6 +129,9 @@ def bench_server(base: str, cid: str) -> dict:
     first_json, body = request(f"{base}/api/v1/compilations/{cid}")
     cached_json = [request(f"{base}/api/v1/compilations/{cid}")[0] for _ in range(5)]
     print(f"  result JSON           first {first_json:7.0f} ms, then {ms(cached_json)}, {len(body):>11,} bytes")
+    first_json, body = request(f"{base}/api/v1/compilations/{cid}?listings=false")
+    cached_json = [request(f"{base}/api/v1/compilations/{cid}?listings=false")[0] for _ in range(5)]
+    print(f"  ?listings=false       first {first_json:7.0f} ms, then {ms(cached_json)}, {len(body):>11,} bytes")
     return {"page_ms": first, "page_cached_ms": statistics.median(cached), "page_bytes": len(page)}
 
 

@@ -54,6 +54,29 @@ def test_compile_through_the_api_shows_escape_flow_barriers_and_assembly(live_se
     assert summary["main.store"]["write_barriers"] == 1
 
 
+def test_a_result_without_its_listings_and_each_function_with_its_own(live_server_url):
+    """?listings=false: the decisions without the megabytes of instructions; a function's
+    listing from …/functions/{n}, as the whole result has it."""
+    result = compile_and_wait(live_server_url, {"source": PROGRAM + "\n// listings\n"})
+    assert result["status"] == "done" and result["listings"] is True
+    url = f"{live_server_url}/api/v1/compilations/{result['id']}"
+    status, slim = request("GET", url + "?listings=false")
+    assert status == 200 and slim["listings"] is False
+    CompilationOut.model_validate(slim)
+    assert [f["name"] for f in slim["functions"]] == [f["name"] for f in result["functions"]]
+    assert all(f["asm"] == [] for f in slim["functions"]) and any(f["asm"] for f in result["functions"])
+    assert slim["diagnostics"] == result["diagnostics"] and slim["summary"] == result["summary"]
+    assert len(json.dumps(slim)) < len(json.dumps(result)) / 2
+    for n, whole in enumerate(result["functions"]):
+        status, one = request("GET", f"{url}/functions/{n}")
+        assert status == 200 and one == whole
+    assert request("GET", url)[1] == result  # the whole result, as before (its own cache entry)
+    status, missing = request("GET", f"{url}/functions/{len(result['functions'])}")
+    assert status == 404 and "no function" in missing["error"]
+    assert request("GET", f"{url}/functions/-1")[0] == 404
+    assert request("GET", f"{live_server_url}/api/v1/compilations/nosuchthing12345/functions/0")[0] == 404
+
+
 def test_same_input_gives_the_same_id_and_is_not_compiled_twice(live_server_url):
     first = compile_and_wait(live_server_url, {"source": PROGRAM})
     status, again = request("POST", f"{live_server_url}/api/v1/compile", {"source": PROGRAM})
