@@ -123,6 +123,7 @@ def attach_chunks(view: dict, comp: Compilation, all_chunks: list[Chunk], number
         mine = [c for c in all_chunks if c.file == file_view.name]
         file_view.chunks_before = [placeholder(comp, c) for c in mine if c.number < number]
         file_view.chunks_after = [placeholder(comp, c) for c in mine if c.number > number]
+        file_view.chunk_shown = next((placeholder(comp, c) for c in mine if c.number == number), None)
     view["big"] = {
         "page": number,
         "pages": [{**placeholder(comp, c), "current": c.number == number} for c in all_chunks],

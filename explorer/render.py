@@ -236,6 +236,9 @@ class FileView:
     # placeholders, loaded as they come into view, with links for the reader without JavaScript.
     chunks_before: list[dict] = field(default_factory=list)
     chunks_after: list[dict] = field(default_factory=list)
+    # the placeholder of the chunk shown (in a <template>): the script puts it back when the
+    # reader has scrolled far away from these lines, as for a chunk it loaded
+    chunk_shown: dict | None = None
 
 
 def _is_removed(d: dict) -> bool:

@@ -118,8 +118,9 @@ def bench_server(base: str, cid: str) -> dict:
     first, page = request(f"{base}/s/{cid}")
     cached = [request(f"{base}/s/{cid}")[0] for _ in range(5)]
     print(f"  GET /s/<id>           first {first:7.0f} ms, cached {ms(cached)}, {len(page):>11,} bytes")
-    if b'class="line-chunk" data-url="' in page:
-        chunk_url = page.split(b'class="line-chunk" data-url="', 1)[1].split(b'"', 1)[0].decode().replace("&amp;", "&")
+    after = page.split(b'<template class="chunk-shown">', 1)[-1].split(b"</template>", 1)[-1]  # not the shown one's
+    if b'class="line-chunk" data-url="' in after:
+        chunk_url = after.split(b'class="line-chunk" data-url="', 1)[1].split(b'"', 1)[0].decode().replace("&amp;", "&")
         times = [request(base + chunk_url)[0] for _ in range(5)]
         size = len(request(base + chunk_url)[1])
         print(f"  a chunk of lines      {ms(times)} (cached), {size:>11,} bytes   {chunk_url}")

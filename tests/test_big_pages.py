@@ -58,9 +58,14 @@ def lines_of(page: str) -> dict[int, str]:
     return {int(n): li for li, n in re.findall(r'(<li class="src-line[^"]*" id="L(\d+)".*?\n      </li>)', page, re.S)}
 
 
+SHOWN_CHUNK = re.compile(r'<template class="chunk-shown">(.*?)</template>', re.S)
+
+
 def placeholders(page: str) -> list[dict]:
+    """The placeholders in the page (not the shown chunk's own, kept in a <template>)."""
     found = re.findall(
-        r'<li class="line-chunk" data-url="([^"]+)" data-file="([^"]+)" data-first="(\d+)" data-last="(\d+)">', page
+        r'<li class="line-chunk" data-url="([^"]+)" data-file="([^"]+)" data-first="(\d+)" data-last="(\d+)">',
+        SHOWN_CHUNK.sub("", page),
     )
     return [{"url": html.unescape(u), "file": f, "first": int(a), "last": int(b)} for u, f, a, b in found]
 
@@ -127,6 +132,9 @@ def test_the_page_holds_the_first_chunk_and_placeholders_for_the_rest(big):
     # the reader without JavaScript: each placeholder is a link to its page of lines
     assert f'href="/s/{cid}?page=2#L{holders[0]["first"]}"' in page
     assert 'class="line-pages"' in page
+    # the shown chunk's own placeholder, for the script to put back when it is scrolled far away
+    [shown_holder] = [placeholders(inner) for inner in SHOWN_CHUNK.findall(page)]
+    assert shown_holder == [{"url": f"/s/{cid}/lines?chunk=1", "file": "main.go", "first": 1, "last": shown[-1]}]
 
 
 @pytest.mark.e2e

@@ -65,7 +65,7 @@ def hand_overs(monkeypatch) -> list[bytes]:
 
 
 def comparable(analysis) -> dict:
-    data = json.loads(json.dumps(dataclasses.asdict(analysis), default=str))
+    data = json.loads(json.dumps(analysis.to_dict(), default=str))  # without the hand-over (gzip'd raw output)
     data.pop("timings")
     data["raw_output"] = ADDRESS.sub("0x…", data["raw_output"])
     return data
@@ -133,6 +133,10 @@ def test_the_last_programs_shape_is_planned_with_many_files_and_a_big_one(hand_o
     assert handed(hand_overs) == ["ahead"]
     assert cold.status == "ok", cold.errors
     assert comparable(ahead) == comparable(cold)
+    import gzip
+
+    for analysis in (cold, ahead):  # read as it came: its raw output gzip'd on the way, the same
+        assert gzip.decompress(analysis._raw_output_gz).decode() == analysis.raw_output
 
 
 def test_a_compiler_started_ahead_that_ends_before_reading_its_files_does_not_hang_the_run():

@@ -3,7 +3,9 @@
 // near the screen or when a line in them is asked for (#L123, a flow step, the editor's
 // panel); a function's listing is loaded when it is opened (<details data-url>), a long
 // one in parts (<li class="asm-chunk" data-url>), and so is the per-function summary.
-// Without JavaScript the placeholders are links to pages of lines (?page=N).
+// Without JavaScript the placeholders are links to pages of lines (?page=N). Chunks of lines
+// scrolled far out of view become placeholders again (as tall as they were), so that a page
+// read from top to bottom keeps a few chunks' elements, not the whole program's.
 // explorer.js uses window.escapeExplorerBig; nothing here runs on a small program's page.
 (function () {
   "use strict";
@@ -12,6 +14,7 @@
   const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
   const PLACEHOLDERS = ".line-chunk[data-url], .asm-chunk[data-url]";
   const loading = new WeakMap(); // placeholder or <details> -> Promise of what it became
+  const loadedChunks = new Set(); // {placeholder, elements} of the chunks of lines in the page
   let indexPromise = null, indexUrl = "";
 
   function fetchFragment(url) {
@@ -43,6 +46,7 @@
       const elements = Array.from(content.children);
       if (!parent) return elements;
       placeholder.replaceWith(content);
+      if (placeholder.classList.contains("line-chunk") && elements.length) loadedChunks.add({ placeholder, elements });
       loaded(parent, elements);
       return elements;
     }).catch((error) => {
@@ -104,6 +108,60 @@
       if (observer) observer.observe(el);
     }
   }
+
+  // A chunk of lines more than FAR_SCREENS screens above or below the view goes back to its
+  // placeholder, exactly as tall, unless the reader is using it: a highlighted, hovered or
+  // focused line, an open explanation, a selection in it. Looked at when scrolling pauses.
+  const FAR_SCREENS = 3;
+
+  function inUse(elements) {
+    const active = document.activeElement;
+    const selection = window.getSelection && window.getSelection();
+    return elements.some((el) => (active && el.contains(active)) ||
+      (selection && selection.rangeCount && !selection.isCollapsed && selection.containsNode(el, true)) ||
+      el.matches(".is-highlighted, .is-hovered") || el.querySelector(".is-highlighted, .is-hovered, .is-active, details[open]"));
+  }
+
+  function unloadFarChunks() {
+    const margin = FAR_SCREENS * window.innerHeight;
+    for (const chunk of Array.from(loadedChunks)) {
+      const { placeholder, elements } = chunk;
+      const first = elements[0], last = elements[elements.length - 1];
+      if (!first.isConnected || !last.isConnected) { loadedChunks.delete(chunk); continue; }
+      const top = first.getBoundingClientRect().top, bottom = last.getBoundingClientRect().bottom;
+      if (bottom > -margin && top < window.innerHeight + margin) continue; // near: kept
+      if (inUse(elements)) continue;
+      loadedChunks.delete(chunk);
+      loading.delete(placeholder);
+      placeholder.classList.remove("is-loading", "load-failed");
+      placeholder.removeAttribute("aria-busy");
+      placeholder.style.height = `${Math.max(0, bottom - top)}px`; // as tall as what it stood for
+      placeholder.dataset.observed = "true";
+      first.before(placeholder);
+      for (const el of elements) el.remove();
+      if (observer) observer.observe(placeholder);
+    }
+  }
+
+  // The chunk the page came with: its placeholder waits in a <template> before its lines.
+  function adoptShownChunks(root = document) {
+    for (const template of $$("template.chunk-shown", root)) {
+      const placeholder = template.content.firstElementChild;
+      if (!placeholder) continue;
+      const first = parseInt(placeholder.dataset.first, 10), last = parseInt(placeholder.dataset.last, 10);
+      const elements = $$(":scope > .src-line", template.parentElement).filter((li) =>
+        li.dataset.file === placeholder.dataset.file && first <= +li.dataset.line && +li.dataset.line <= last);
+      template.remove();
+      if (elements.length) loadedChunks.add({ placeholder: document.importNode(placeholder, true), elements });
+    }
+  }
+
+  let unloadTimer = 0;
+  document.addEventListener("scroll", () => {
+    if (!loadedChunks.size) return;
+    clearTimeout(unloadTimer);
+    unloadTimer = setTimeout(unloadFarChunks, 300);
+  }, { capture: true, passive: true });
 
   // ---------- For explorer.js ----------
 
@@ -168,9 +226,11 @@
     else location.hash = hash;
   });
 
-  document.addEventListener("htmx:afterSwap", (event) => { if (event.detail.target) observe(event.detail.target); });
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target) { observe(event.detail.target); adoptShownChunks(event.detail.target); }
+  });
   document.addEventListener("ee:loaded", (event) => observe(event.target));
-  document.addEventListener("DOMContentLoaded", () => observe());
+  document.addEventListener("DOMContentLoaded", () => { observe(); adoptShownChunks(); });
 
-  window.escapeExplorerBig = { isBig, ensureLine, ensureAsm, index, load };
+  window.escapeExplorerBig = { isBig, ensureLine, ensureAsm, index, load, unloadFarChunks };
 })();

@@ -44,13 +44,70 @@ def test_scrolling_to_the_end_loads_the_last_lines(page, live_server_url, big_id
         LINES,
     )
     expect(page.locator(f"#L{LINES}")).to_be_attached()
-    # every line once, in order, and no placeholder left between the first and the last
+    # every line shown once, in order (the chunks scrolled far away are placeholders again)
     numbers = page.eval_on_selector_all(".annotated-source .src-line", "els => els.map(e => +e.dataset.line)")
     assert numbers == sorted(set(numbers)) and numbers[-1] == LINES
     assert page.locator(".line-chunk.load-failed").count() == 0
-    # the user's text stays text in the loaded lines
+    # the user's text stays text in the loaded lines (a block comment of it in the middle)
+    middle = next(n for n, text in enumerate(SOURCE.splitlines(), 1) if "a block comment" in text) + 3
+    page.evaluate("(n) => { location.hash = '#L' + n; }", middle)
+    expect(page.locator(f"#L{middle}")).to_be_in_viewport()
     assert page.locator(".annotated-source script, .annotated-source img").count() == 0
     assert HOSTILE[:20] in page.locator(".annotated-source").inner_text()
+
+
+def scroll_through(page, to_end: bool) -> None:
+    """Scroll the annotated source a screen at a time, as a reader would, to its end or top."""
+    page.evaluate(
+        """async (down) => {
+          const body = document.querySelector('#source-body');
+          for (let i = 0; i < 600; i++) {
+            const before = body.scrollTop;
+            body.scrollTop += (down ? 1 : -1) * body.clientHeight;
+            await new Promise((r) => setTimeout(r, 60));
+            if (body.scrollTop === before && !document.querySelector('.line-chunk.is-loading')) break;
+          }
+          await new Promise((r) => setTimeout(r, 500));  // scrolling paused: far chunks go
+        }""",
+        to_end,
+    )
+
+
+def test_lines_scrolled_far_away_leave_the_page_and_come_back(page, live_server_url, big_id):
+    page.set_viewport_size({"width": 1000, "height": 500})
+    page.goto(f"{live_server_url}/s/{big_id}")
+    expect(page.locator("#L1")).to_be_attached()
+    offset = "(n) => document.getElementById('L' + n).getBoundingClientRect().top - document.querySelector('#source-body').getBoundingClientRect().top + document.querySelector('#source-body').scrollTop"
+    where = {n: page.evaluate(offset, n) for n in (1, 40)}
+    scroll_through(page, to_end=True)
+    expect(page.locator(f"#L{LINES}")).to_be_attached()
+    expect(page.locator("#L1")).not_to_be_attached()  # the first lines, far above, are a placeholder again
+    page.wait_for_function(
+        "(most) => document.querySelectorAll('.annotated-source .src-line').length < most", arg=LINES * 0.8
+    )  # a few chunks' lines, not the whole program's
+    # read back to the top: the lines come back, in order, each once
+    scroll_through(page, to_end=False)
+    expect(page.locator("#L2")).to_be_attached()
+    # every line where it was: the placeholders stood exactly as tall as their lines
+    page.wait_for_function("() => !document.querySelector('.line-chunk.is-loading')")
+    assert {n: page.evaluate(offset, n) for n in (1, 40)} == pytest.approx(where, abs=2)
+    assert page.evaluate("() => document.querySelector('#source-body').scrollTop") == 0
+    numbers = page.eval_on_selector_all(".annotated-source .src-line", "els => els.map(e => +e.dataset.line)")
+    assert numbers == sorted(set(numbers)) and numbers[0] == 1
+    assert page.locator(".line-chunk.load-failed").count() == 0
+
+
+def test_a_highlighted_line_stays_in_the_page_however_far_the_reader_scrolls(page, live_server_url, big_id):
+    page.set_viewport_size({"width": 1000, "height": 500})
+    target = 200
+    page.goto(f"{live_server_url}/s/{big_id}#L{target}")
+    expect(page.locator(f"#L{target}.is-highlighted")).to_be_in_viewport()
+    scroll_through(page, to_end=True)
+    expect(page.locator(f"#L{LINES}")).to_be_attached()
+    expect(page.locator(f"#L{target}.is-highlighted")).to_be_attached()
+    scroll_through(page, to_end=False)
+    expect(page.locator("#L1")).to_be_attached()
+    expect(page.locator(f"#L{LINES}")).not_to_be_attached()  # the end's lines, unused, went
 
 
 def test_a_permalink_to_a_line_beyond_the_first_chunk_shows_it(page, live_server_url, big_id):
