@@ -12,7 +12,8 @@ For each it prints: the permalink page GET /s/<id> (first, uncached render, and 
 median of the cached ones), the page's bytes, a chunk of lines and a page of the no-JS
 pagination, the result's JSON (whole, and without the listings); then in headless Chromium (Playwright, Debian's chromium)
 the permalink page's first contentful paint, DOMContentLoaded and load, the time until
-the last line is shown after scrolling the annotated view to its end, and on the
+the last line is shown after scrolling the annotated view to its end, how many elements
+the page holds after reading it from top to bottom (three screens at a time), and on the
 playground (/?copy=<id>, compiled again from the editor: the cached result comes back)
 the time from Compile to the decisions in the editor and the editor's typing latency
 (keydown to the next frame, median of 20 keys).
@@ -196,6 +197,28 @@ def bench_browser(base: str, cid: str, last_line: int, groups: list[str] | None)
             )
             print(
                 f"  scroll to the end     last line L{last_line} shown after {(time.perf_counter() - start) * 1000:6.0f} ms"
+            )
+            # Read from top to bottom, three screens at a time: how many elements the page holds
+            # at the end, and at most meanwhile (the chunks scrolled far away are let go).
+            page.goto(f"{base}/s/{cid}", wait_until="load")
+            start = time.perf_counter()
+            read = page.evaluate(
+                """async (last) => {
+                  const body = document.querySelector('#source-body');
+                  let most = 0;
+                  for (let i = 0; i < 5000 && !document.getElementById('L' + last); i++) {
+                    body.scrollTop += 3 * body.clientHeight;
+                    await new Promise((r) => setTimeout(r, 40));
+                    most = Math.max(most, document.getElementsByTagName('*').length);
+                  }
+                  await new Promise((r) => setTimeout(r, 600));
+                  return {most, end: document.getElementsByTagName('*').length};
+                }""",
+                last_line,
+            )
+            print(
+                f"  read to the end       in {(time.perf_counter() - start):5.1f} s, {read['end']:,} elements at the end,"
+                f" {read['most']:,} at most"
             )
             start = time.perf_counter()
             page.goto(f"{base}/s/{cid}#L{last_line}", wait_until="load")

@@ -111,7 +111,7 @@
 
   // A chunk of lines more than FAR_SCREENS screens above or below the view goes back to its
   // placeholder, exactly as tall, unless the reader is using it: a highlighted, hovered or
-  // focused line, an open explanation, a selection in it. Looked at when scrolling pauses.
+  // focused line, an open explanation, a selection in it. Looked at while scrolling.
   const FAR_SCREENS = 3;
 
   function inUse(elements) {
@@ -156,11 +156,10 @@
     }
   }
 
-  let unloadTimer = 0;
+  let unloadTimer = 0; // at most one look every 300 ms while the reader scrolls, and one after
   document.addEventListener("scroll", () => {
-    if (!loadedChunks.size) return;
-    clearTimeout(unloadTimer);
-    unloadTimer = setTimeout(unloadFarChunks, 300);
+    if (!loadedChunks.size || unloadTimer) return;
+    unloadTimer = setTimeout(() => { unloadTimer = 0; unloadFarChunks(); }, 300);
   }, { capture: true, passive: true });
 
   // ---------- For explorer.js ----------
