@@ -327,25 +327,44 @@ def _source_hash(source: Path) -> str:
     return digest.hexdigest()
 
 
-def _build_static(tc: Toolchain, source: Path, target: Path, what: str, log=print) -> Path:
-    """Build the Go program in ``source`` with the toolchain's own go into ``target``
-    (idempotent): static (CGO_ENABLED=0), linux/amd64 like the worker, whatever GOARCH it
-    later compiles for; rebuilt only when missing or when its source changed (a hash
-    beside it, ``<target>.sha256``)."""
-    if not (source / "main.go").is_file():
-        raise RuntimeError(f"the {what}'s source is missing: {source / 'main.go'}")
-    want = _source_hash(source)
+def _is_built(target: Path, want: str) -> bool:
+    """``target`` is there and was built from the source whose hash is ``want`` (its stamp)."""
     stamp = target.with_name(target.name + ".sha256")
-    if target.is_file() and os.access(target, os.X_OK) and stamp.is_file() and stamp.read_text().strip() == want:
-        return target
-    log(f"building the {what} with go{tc.version}")
+    return target.is_file() and os.access(target, os.X_OK) and stamp.is_file() and stamp.read_text().strip() == want
+
+
+def _build_into(target: Path, want: str, build) -> Path:
+    """``build(staged, work)`` writes the program to ``staged`` (in a scratch directory
+    ``work`` beside ``target``), which then replaces ``target`` at once (a running worker
+    never sees half a binary), with the hash of its source beside it (``<target>.sha256``)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.parent.chmod(0o755)  # the sandbox's user (nobody) must reach it
     work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=str(target.parent)))
     try:
+        staged = work / target.name
+        build(staged, work)
+        staged.chmod(0o755)
+        os.replace(staged, target)
+        target.with_name(target.name + ".sha256").write_text(want + "\n")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _build_static(tc: Toolchain, source: Path, target: Path, what: str, log=print) -> Path:
+    """Build the Go program in ``source`` with the toolchain's own go into ``target``
+    (idempotent): static (CGO_ENABLED=0), linux/amd64 like the worker, whatever GOARCH it
+    later compiles for; rebuilt only when missing or when its source changed."""
+    if not (source / "main.go").is_file():
+        raise RuntimeError(f"the {what}'s source is missing: {source / 'main.go'}")
+    want = _source_hash(source)
+    if _is_built(target, want):
+        return target
+    log(f"building the {what} with go{tc.version}")
+
+    def build(staged: Path, work: Path) -> None:
         gocache = work / "gocache"
         gocache.mkdir()
-        staged = work / target.name
         env = {**_go_env(tc, "amd64", gocache), "GOOS": "linux", "GOFLAGS": "", "GOENV": "off", "GOWORK": "off"}
         proc = subprocess.run(
             [str(tc.go), "build", "-trimpath", "-ldflags=-s -w", "-o", str(staged), "."],
@@ -357,12 +376,8 @@ def _build_static(tc: Toolchain, source: Path, target: Path, what: str, log=prin
         )
         if proc.returncode != 0 or not staged.is_file():
             raise RuntimeError(f"go build of the {what} failed with go{tc.version}:\n{proc.stderr[-4000:]}")
-        staged.chmod(0o755)
-        os.replace(staged, target)  # atomic: a running worker never sees half a binary
-        stamp.write_text(want + "\n")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
+
+    return _build_into(target, want, build)
 
 
 def build_runner(tc: Toolchain, log=print) -> Path:
@@ -379,21 +394,16 @@ def build_launcher(log=print) -> Path | None:
     from .spawn import LAUNCHER_SOURCE, launcher_path
 
     target = launcher_path()
-    code = LAUNCHER_SOURCE.read_bytes()
-    want = hashlib.sha256(code).hexdigest()
-    stamp = target.with_name(target.name + ".sha256")
-    if target.is_file() and os.access(target, os.X_OK) and stamp.is_file() and stamp.read_text().strip() == want:
+    want = hashlib.sha256(LAUNCHER_SOURCE.read_bytes()).hexdigest()
+    if _is_built(target, want):
         return target
     cc = next((c for c in (os.environ.get("CC"), "cc", "gcc") if c and shutil.which(c)), None)
     if cc is None:
         log("warning: no C compiler (cc): the sandbox launcher is not built, sandboxes start slower")
         return None
     log(f"building the sandbox launcher with {cc}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.parent.chmod(0o755)  # the sandbox's user (nobody) must reach it
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=str(target.parent)))
-    try:
-        staged = work / target.name
+
+    def build(staged: Path, work: Path) -> None:
         errors = ""
         for static in (["-static"], []):  # static unless the C library has no static archive
             proc = subprocess.run(
@@ -403,16 +413,11 @@ def build_launcher(log=print) -> Path | None:
                 check=False,
             )
             if proc.returncode == 0 and staged.is_file():
-                break
+                return
             errors = proc.stderr
-        else:
-            raise RuntimeError(f"{cc} could not build the sandbox launcher:\n{errors[-4000:]}")
-        staged.chmod(0o755)
-        os.replace(staged, target)  # atomic: a running worker never sees half a binary
-        stamp.write_text(want + "\n")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return target
+        raise RuntimeError(f"{cc} could not build the sandbox launcher:\n{errors[-4000:]}")
+
+    return _build_into(target, want, build)
 
 
 def install(
