@@ -332,20 +332,20 @@ def get_function(request: HttpRequest, compilation_id: str, index: int):
     listing: for a client that asked for the compilation without them (``listings=false``).
     404 until the compilation is done, and for an index it does not have."""
     from . import bigpage
-    from .models import Status
+    from .models import Status  # not ninja's Status, imported above
     from .views import touch
 
     comp = stored_or_404(compilation_id)
     if comp.status != Status.DONE:
         raise Http404("The compilation is not done: it has no functions yet.")
-
-    def make() -> bytes:  # b"" for an index it does not have; the parsed analysis is shared with the page's
-        functions = bigpage.analysis_of(comp).get("functions", [])
-        return orjson.dumps(functions[index]) if 0 <= index < len(functions) else b""
-
-    body = bigpage.cached(comp, f"api-function:{index}", make)
-    if not body:
+    # The parsed analysis is shared with the page's (bigpage.analysis_of); only the indexes
+    # the compilation has get a cache entry.
+    count = bigpage.cached(comp, "function-count", lambda: len(bigpage.analysis_of(comp).get("functions", [])))
+    if not 0 <= index < count:
         raise Http404(f"The compilation has no function {index}.")
+    body = bigpage.cached(
+        comp, f"api-function:{index}", lambda: orjson.dumps(bigpage.analysis_of(comp)["functions"][index])
+    )
     touch(comp)
     return HttpResponse(body, content_type="application/json")
 

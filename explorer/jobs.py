@@ -20,7 +20,9 @@ transitions, so every accepted submission ends done or failed within
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 import os
 import socket
 import time
@@ -57,8 +59,9 @@ OVERWRITABLE_WHERE = (
     {"status": [Status.QUEUED, Status.RUNNING]},
     {"status": Status.FAILED, "failure": [Failure.LOST, Failure.EXPIRED]},
 )
-OVERWRITABLE = Q(status__in=OVERWRITABLE_WHERE[0]["status"]) | Q(
-    status=OVERWRITABLE_WHERE[1]["status"], failure__in=OVERWRITABLE_WHERE[1]["failure"]
+OVERWRITABLE = functools.reduce(
+    operator.or_,
+    (Q(**{f"{k}__in" if isinstance(v, list) else k: v for k, v in one.items()}) for one in OVERWRITABLE_WHERE),
 )
 
 

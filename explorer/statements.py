@@ -5,9 +5,9 @@ Django's ORM builds and compiles a query every time it runs one (the filters, th
 clients' subquery, the SQL compiler): 0.3 to 1 ms of Python each, some 5 ms of the ~15 ms
 a worker spent of its own per small compile (``py-spy --gil`` under ``scripts/throughput.py``).
 Here the SELECTs are compiled by the ORM once per set of parameters (the very SQL it would
-run) and run again with a cursor; the UPDATEs and the DELETE, whose values change every
-time, are written out once with the models' own table and column names and the backend's
-own adaptation of a datetime. Plain columns only (text, numbers): a cursor returns those as
+run) and run again with a cursor; the UPDATEs, whose values change every time, are written
+out once per shape with the models' own table and column names (the DELETE each time: one
+short string), their values adapted as the backend adapts a datetime. Plain columns only (text, numbers): a cursor returns those as
 the ORM would.
 """
 
@@ -136,38 +136,55 @@ def _value(value: Any) -> Any:
     return value
 
 
+_UPDATES: dict[tuple, str] = {}
+
+
 def update(
     model, pk: Any, values: dict[str, Any], where: dict[str, Any] | tuple[dict[str, Any], ...], *, increment: str = ""
 ) -> int:
     """``UPDATE`` one row of ``model`` (its primary key ``pk``): set ``values`` (and add one
     to the field ``increment``) where each field of ``where`` is one of its values (a list)
     or equals it — or, ``where`` a tuple of such dicts, where any one of them holds.
-    Returns the number of rows changed."""
-    sets = [f"{_column(model, name)} = %s" for name in values]
-    params = [_value(value) for value in values.values()]
-    if increment:
-        column = _column(model, increment)
-        sets.append(f"{column} = {column} + 1")
-    params.append(pk)
-    alternatives = []
-    for one in where if isinstance(where, tuple) else (where,):
-        conditions = []
-        for name, wanted in one.items():
-            if isinstance(wanted, list | tuple):
-                conditions.append(f"{_column(model, name)} IN ({', '.join(['%s'] * len(wanted))})")
-                params += [_value(w) for w in wanted]
-            else:
-                conditions.append(f"{_column(model, name)} = %s")
-                params.append(_value(wanted))
-        alternatives.append(" AND ".join(conditions) or "1 = 1")
-    matching = " OR ".join(f"({a})" for a in alternatives) if len(alternatives) > 1 else alternatives[0]
-    sql = (
-        f"UPDATE {_table(model)} SET {', '.join(sets)}"
-        f" WHERE {_column(model, model._meta.pk.name)} = %s AND ({matching})"
+    Returns the number of rows changed. The SQL is written once per shape (the fields set,
+    the fields and number of values asked for) and database."""
+    alternatives = where if isinstance(where, tuple) else (where,)
+    shape = tuple(
+        tuple((name, len(wanted) if isinstance(wanted, list | tuple) else -1) for name, wanted in one.items())
+        for one in alternatives
     )
+    key = _per_database("update", model, tuple(values), shape, increment)
+    sql = _UPDATES.get(key)
+    if sql is None:
+        sql = _UPDATES[key] = _update_sql(model, tuple(values), shape, increment)
+    params = [_value(value) for value in values.values()]
+    params.append(pk)
+    for one in alternatives:
+        for wanted in one.values():
+            params += [_value(w) for w in wanted] if isinstance(wanted, list | tuple) else [_value(wanted)]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def _update_sql(model, names: tuple[str, ...], shape: tuple, increment: str) -> str:
+    """The UPDATE of :func:`update` for one shape: ``shape`` holds, per alternative, each
+    field asked for with its number of values (-1: equal to one value)."""
+    sets = [f"{_column(model, name)} = %s" for name in names]
+    if increment:
+        column = _column(model, increment)
+        sets.append(f"{column} = {column} + 1")
+    alternatives = []
+    for one in shape:
+        conditions = [
+            f"{_column(model, name)} IN ({', '.join(['%s'] * n)})" if n >= 0 else f"{_column(model, name)} = %s"
+            for name, n in one
+        ]
+        alternatives.append(" AND ".join(conditions) or "1 = 1")
+    matching = " OR ".join(f"({a})" for a in alternatives)
+    return (
+        f"UPDATE {_table(model)} SET {', '.join(sets)}"
+        f" WHERE {_column(model, model._meta.pk.name)} = %s AND ({matching})"
+    )
 
 
 def delete(model, pk: Any) -> int:

@@ -43,8 +43,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadtest import small_program  # noqa: E402
 from stack import Topology, scratch_stack  # noqa: E402
 
-CAPACITY: dict[str, float] = {}  # the compiler alone: compiles/s
-
 perf = time.perf_counter
 
 
@@ -106,9 +104,9 @@ def busy_seconds() -> float:
     return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def compiler_alone(seconds: float) -> None:
+def compiler_alone(seconds: float) -> float:
     """The machine's capacity: bare sandboxed compiles of the clients' programs, one per core
-    at a time, for ``seconds``; sets CAPACITY["rate"]."""
+    at a time, for ``seconds``; compiles/s."""
     from bench import bare_sandboxed_compile
 
     cores = os.cpu_count() or 1
@@ -128,11 +126,12 @@ def compiler_alone(seconds: float) -> None:
     for t in threads:
         t.join()
     elapsed, machine = perf() - began, busy_seconds() - busy0
-    CAPACITY["rate"] = sum(counts) / elapsed
+    rate = sum(counts) / elapsed
     print(
-        f"the compiler alone, {cores} at a time: {CAPACITY['rate']:5.1f} compiles/s"
+        f"the compiler alone, {cores} at a time: {rate:5.1f} compiles/s"
         f"  CPU ms per compile: the machine {1000 * machine / sum(counts):.1f}"
     )
+    return rate
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -140,7 +139,10 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def run(workers: int, clients: int, seconds: float, warmup: float, database_url: str = "") -> bool:
+def run(
+    workers: int, clients: int, seconds: float, warmup: float, database_url: str = "", capacity: float = 0.0
+) -> bool:
+    """One run; ``capacity``: the compiler alone's compiles/s (0: not measured)."""
     tokens = {f"c{i}": secrets.token_urlsafe(24) for i in range(clients)}
     topology = Topology(fast_concurrency=workers)
     settings = {"EXPLORER_TOKEN_LIMIT_FACTOR": "1000", **({"DATABASE_URL": database_url} if database_url else {})}
@@ -164,7 +166,7 @@ def run(workers: int, clients: int, seconds: float, warmup: float, database_url:
     done = [ms for status, ms, _ in measured if status == "done"]
     bad = [status for status, _, _ in results if status != "done"]
     rate = len(done) / seconds
-    share = f" = {100 * rate / CAPACITY['rate']:.0f} % of the compiler alone" if CAPACITY.get("rate") else ""
+    share = f" = {100 * rate / capacity:.0f} % of the compiler alone" if capacity else ""
     print(
         f"workers={workers} clients={clients}: {rate:5.1f} compiles/s done{share}"
         f" ({len(done)} in {seconds:g} s after {warmup:g} s warm-up; not done: {len(bad)})"
@@ -203,11 +205,10 @@ def main() -> None:
     args = ap.parse_args()
     database = "PostgreSQL" if args.database_url else "SQLite (scratch)"
     print(f"# {os.cpu_count()} cores; {database}; small distinct programs; each client its own API token")
-    if args.capacity_seconds > 0:
-        compiler_alone(args.capacity_seconds)
+    capacity = compiler_alone(args.capacity_seconds) if args.capacity_seconds > 0 else 0.0
     ok = True
     for workers in (int(w) for w in args.workers.split(",")):
-        ok = run(workers, args.clients, args.seconds, args.warmup, args.database_url) and ok
+        ok = run(workers, args.clients, args.seconds, args.warmup, args.database_url, capacity) and ok
     sys.exit(0 if ok else 1)
 
 

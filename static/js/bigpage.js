@@ -231,5 +231,5 @@
   document.addEventListener("ee:loaded", (event) => observe(event.target));
   document.addEventListener("DOMContentLoaded", () => { observe(); adoptShownChunks(); });
 
-  window.escapeExplorerBig = { isBig, ensureLine, ensureAsm, index, load, unloadFarChunks };
+  window.escapeExplorerBig = { isBig, ensureLine, ensureAsm, index, load };
 })();
